@@ -1,0 +1,1 @@
+"""Design-space files shipped with designspace (installed as designspace.spaces)."""

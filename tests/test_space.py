@@ -1,0 +1,164 @@
+import numpy as np
+import pytest
+
+import designspace as ds
+from designspace import regnet
+from designspace.complexity import complexity
+from designspace.space import SamplingError, parse_space, shipped_spaces
+
+IMAGENET_400MF = (360e6, 400e6)
+SPACES = sorted(shipped_spaces())
+
+
+def window_for(space):
+    return None if space.name.startswith("nds_") else IMAGENET_400MF
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_every_shipped_space_samples_500_unique_valid_models_reproducibly(name):
+    space = ds.load_space(name)
+    records = space.sample(500, seed=3, flops=window_for(space))
+    again = space.sample(500, seed=3, flops=window_for(space))
+    assert records == again
+    assert len(records) == 500 and len({r["id"] for r in records}) == 500
+    assert len({str(r["spec"]) for r in records}) == 500
+    for r in records:
+        spec = ds.ModelSpec.from_dict(r["spec"])
+        assert complexity(spec) == r["complexity"]
+        if window_for(space):
+            assert 360e6 <= r["complexity"]["flops"] <= 400e6
+        assert r["space"] == name and r["seed"] == 3
+        check_constraints(space, r)
+
+
+def check_constraints(space, record):
+    sample = record["sample"]
+    for name in space.shared:
+        assert not isinstance(sample[name], list)
+    for name in space.increasing:
+        assert sample[name] == sorted(sample[name])
+    if space.kind == "regnet":
+        generated = regnet.generate(sample["w0"], sample["wa"], sample["wm"], sample["depth"])
+        assert generated["num_stages"] == generated["total_stages"] == 4
+        assert ds.ModelSpec.from_dict(record["spec"]) == regnet.make_spec(
+            sample["depth"], sample["w0"], sample["wa"], sample["wm"], sample["group_width"],
+            sample["bottleneck_ratio"], se_ratio=space.network["se_ratio"])
+
+
+def test_sampling_is_seeded_and_a_smaller_n_is_a_prefix():
+    space = ds.load_space("anynetx_e")
+    big = space.sample(300, seed=7, flops=IMAGENET_400MF)
+    assert space.sample(40, seed=7, flops=IMAGENET_400MF) == big[:40]
+    assert space.sample(40, seed=8, flops=IMAGENET_400MF)[0] != big[0]
+
+
+def test_the_vectorized_prescreen_keeps_exactly_what_the_scalar_path_accepts():
+    """Same raw draws, judged one by one with generate/make_spec/complexity (pycls's way)."""
+    space = ds.load_space("regnety")
+    size, lo, hi = 3000, 200e6, 800e6
+    batch = space._draw(np.random.default_rng(11), size)
+    fast = [batch.row(i)["sample"] for i in range(batch.size) if lo <= batch.complexity["flops"][i] <= hi]
+    rng = np.random.default_rng(11)
+    names = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")
+    raw = {k: space.parameters[k].sample(rng, size) for k in names}
+    slow = []
+    for i in range(size):
+        s = {k: raw[k][i].item() for k in names}
+        g = regnet.generate(s["w0"], s["wa"], s["wm"], s["depth"])
+        if g["num_stages"] != g["total_stages"] or g["num_stages"] != 4:
+            continue
+        spec = regnet.make_spec(s["depth"], s["w0"], s["wa"], s["wm"], s["group_width"], s["bottleneck_ratio"],
+                                se_ratio=0.25)
+        if lo <= complexity(spec)["flops"] <= hi:
+            slow.append(s)
+    key = lambda s: tuple(sorted(s.items()))  # noqa: E731
+    assert len(slow) > 50
+    assert sorted(map(key, fast)) == sorted(map(key, slow))
+
+
+def test_context_can_be_overridden_for_small_grayscale_images():
+    space = ds.load_space("regnetx").with_context(resolution=28, in_channels=1, num_classes=10,
+                                                  stem_type="res_stem_cifar")
+    records = space.sample(20, seed=0, flops=(10e6, 80e6))
+    for r in records:
+        assert (r["spec"]["resolution"], r["spec"]["in_channels"], r["spec"]["num_classes"]) == (28, 1, 10)
+        assert r["spec"]["stem_type"] == "res_stem_cifar"
+    with pytest.raises(ValueError, match="cannot override block_type"):
+        ds.load_space("regnetx").with_context(block_type="vanilla_block")
+    with pytest.raises(ValueError, match="activation"):
+        ds.load_space("regnetx").with_context(activation="tanh")
+
+
+USER_SPACE = """
+description = "two-stage toy space"
+kind = "anynet"
+
+[network]
+stem_type = "res_stem_cifar"
+stem_width = 8
+block_type = "res_basic_block"
+strides = [1, 2]
+resolution = 16
+num_classes = 4
+
+[parameters]
+depth = { values = [1, 2] }
+width = { values = [8, 16] }
+"""
+
+
+def test_a_users_toml_file_works_like_a_shipped_space(tmp_path):
+    path = tmp_path / "toy.toml"
+    path.write_text(USER_SPACE)
+    space = ds.load_space(str(path))
+    assert space.name == "toy"
+    records = space.sample(16, seed=0)  # the space holds exactly (2*2)^2 = 16 networks
+    assert len({str(r["spec"]) for r in records}) == 16
+    with pytest.raises(SamplingError, match="found 16 of 17"):
+        space.sample(17, seed=0, max_draws=20000)
+
+
+def test_an_impossible_window_says_how_many_draws_and_the_closest_model():
+    with pytest.raises(SamplingError, match=r"found 0 of 3 .* after 50,000 draws; the closest had flops"):
+        ds.load_space("anynetx_a").sample(3, seed=0, flops=(1, 2), max_draws=50_000)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("kind = 'anynet'\n[network\n", "not valid TOML"),
+        ("kind = 'graph'", "kind: 'graph'"),
+        (USER_SPACE.replace("resolution = 16", "resolutoin = 16"), "network.resolutoin: unknown key"),
+        (USER_SPACE.replace("width = { values = [8, 16] }", ""), "missing width"),
+        (USER_SPACE.replace("values = [1, 2]", "values = [0, 2]"), "parameters.depth: values must be positive"),
+        (USER_SPACE.replace("values = [1, 2]", "distribution = 'uniform', low = 1, hi = 3"), "parameters.depth: unknown key"),
+        (USER_SPACE + "[constraints]\nincreasing = ['depht']\n", "constraints.increasing: depht"),
+        (USER_SPACE + "[constraints]\nflops = [5, 1]\n", "flops window"),
+        (USER_SPACE.replace('block_type = "res_basic_block"', 'block_type = "res_bottleneck_block"'),
+         "exactly one of group_width and num_groups"),
+        (USER_SPACE.replace("stem_width = 8", "stem_width = -8"), "network.stem_width"),
+        (USER_SPACE.replace("strides = [1, 2]", ""), "network.strides"),
+    ],
+)
+def test_malformed_space_files_name_the_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        ds.load_space(path)
+
+
+def test_unknown_names_and_missing_files():
+    with pytest.raises(ValueError, match="unknown space 'regnetz'.*regnetx"):
+        ds.load_space("regnetz")
+    with pytest.raises(ValueError, match="does not exist"):
+        ds.load_space("nowhere/space.toml")
+
+
+def test_regnet_stage_constraint_is_configurable():
+    doc = {"kind": "regnet", "network": {"resolution": 32, "stem_type": "res_stem_cifar", "num_classes": 10},
+           "parameters": {"depth": {"distribution": "uniform", "low": 6, "high": 16}, "w0": 16, "wa": 20.0,
+                          "wm": {"distribution": "log_uniform", "low": 2.0, "high": 3.0, "step": 0.001},
+                          "group_width": 8},
+           "constraints": {"stages": [2, 3]}}
+    records = parse_space(doc).sample(10, seed=0)
+    assert {len(r["spec"]["depths"]) for r in records} <= {2, 3}
