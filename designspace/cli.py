@@ -1,0 +1,200 @@
+"""The `designspace` command line.
+
+Bad input ends in one line on stderr (`designspace: error: ...`) and exit code 2, never a
+traceback. Heavy imports (torch, pandas) happen inside the commands that need them, so that
+`designspace sample` starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+SUFFIXES = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+
+def window(text: str) -> tuple[float, float]:
+    """'360e6:400e6', '360M:400M', ':2M' or '1G:' as (lo, hi)."""
+    match = re.fullmatch(r"\s*([^:]*)\s*:\s*([^:]*)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a window LO:HI such as 360e6:400e6 or 360M:400M")
+    lo, hi = (_amount(part, default) for part, default in zip(match.groups(), (0.0, float("inf"))))
+    if lo > hi:
+        raise argparse.ArgumentTypeError(f"window {text!r} has LO above HI")
+    return lo, hi
+
+
+def _amount(text: str, default: float) -> float:
+    if not text:
+        return default
+    match = re.fullmatch(r"([0-9.eE+-]+)([kKMG]?)", text)
+    try:
+        return float(match.group(1)) * SUFFIXES[match.group(2)]
+    except (AttributeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 400e6 or 400M)") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _human(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:g}"
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_sample(args) -> None:
+    from .samples_io import write_samples
+    from .space import load_space
+
+    space = load_space(args.space).with_context(
+        resolution=args.resolution, in_channels=args.in_channels, num_classes=args.num_classes,
+        stem_type=args.stem_type, stem_width=args.stem_width, activation=args.activation,
+        head_width=args.head_width,
+    )
+    start = time.perf_counter()
+    records = space.sample(args.n, seed=args.seed, flops=args.flops, params=args.params, acts=args.acts,
+                           max_draws=args.max_draws)
+    write_samples(records, args.output)
+    seconds = time.perf_counter() - start
+    print(f"sampled {len(records)} unique {space.name} models (seed {args.seed}) from {records.draws:,} draws "
+          f"in {seconds:.2f} s -> {args.output}", file=sys.stderr)
+    for metric in ("flops", "params", "acts"):
+        values = sorted(r["complexity"][metric] for r in records)
+        print(f"  {metric:6s} min {_human(values[0]):>7s}  median {_human(values[len(values) // 2]):>7s}  "
+              f"max {_human(values[-1]):>7s}", file=sys.stderr)
+
+
+def cmd_complexity(args) -> None:
+    from .complexity import complexity
+
+    spec = _read_spec(Path(args.file))
+    cx = complexity(spec)
+    if args.json:
+        print(json.dumps(cx))
+    else:
+        for metric, value in cx.items():
+            print(f"{metric:6s} {value:>16,d}  ({_human(value)})")
+
+
+def _read_spec(path: Path):
+    from .spec import ModelSpec
+
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        from .pycls_config import from_pycls
+
+        return from_pycls(path)
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{path}: expected a pycls YAML (.yaml) or a ModelSpec JSON file") from None
+    if isinstance(data, dict) and "spec" in data:  # a line of a samples file
+        data = data["spec"]
+    return ModelSpec.from_dict(data)
+
+
+def cmd_spaces(args) -> None:
+    from .space import load_space, shipped_spaces
+
+    for name in sorted(shipped_spaces()):
+        space = load_space(name)
+        summary = " ".join(space.description.split())
+        print(f"{name:14s} {summary[:100]}{'...' if len(summary) > 100 else ''}")
+
+
+def cmd_fit(args) -> None:
+    from .regnet import fit
+
+    try:
+        widths = [int(w) for w in re.split(r"[,\s]+", " ".join(args.widths).strip())]
+    except ValueError:
+        raise ValueError("fit: give per-block widths as integers, e.g. 24,56,152,152,152") from None
+    result = fit(widths)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"w0 {result['w0']}  wa {result['wa']:g}  wm {result['wm']:g}  depth {result['depth']}  "
+              f"e_fit {result['e_fit']:.4f}")
+        print(f"fitted widths {result['block_widths']}")
+
+
+# ------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="designspace",
+        description="Sample, train and compare populations of networks from design spaces (RegNet / NDS).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sample = commands.add_parser("sample", help="draw unique architectures from a design space",
+                                 description="Draw N unique architectures from a space, reproducibly for a seed, "
+                                             "within optional complexity windows.")
+    sample.add_argument("--space", required=True, help="a shipped space name (see `designspace spaces`) or a .toml file")
+    sample.add_argument("--n", type=positive_int, required=True, help="number of unique models")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    for metric, example in (("flops", "360e6:400e6"), ("params", ":6M"), ("acts", ":5M")):
+        sample.add_argument(f"--{metric}", type=window, metavar="LO:HI",
+                            help=f"keep models with LO <= {metric} <= HI, e.g. {example} (k/M/G suffixes work)")
+    context = sample.add_argument_group("network context (overrides the space file)")
+    context.add_argument("--resolution", type=positive_int, help="input size in pixels (e.g. 28 for Fashion-MNIST)")
+    context.add_argument("--in-channels", type=positive_int, help="input channels (1 for grayscale)")
+    context.add_argument("--num-classes", type=positive_int, help="number of classes")
+    context.add_argument("--stem-type", choices=("res_stem_cifar", "res_stem_in", "simple_stem_in"),
+                         help="res_stem_cifar suits small images (3x3, stride 1)")
+    context.add_argument("--stem-width", type=positive_int, help="stem output channels")
+    context.add_argument("--activation", choices=("relu", "silu"), help="relu or silu (Swish)")
+    context.add_argument("--head-width", type=int, help="1x1 head conv channels (0 = none)")
+    sample.add_argument("--max-draws", type=positive_int, default=2_000_000,
+                        help="give up after this many draws (default 2,000,000)")
+    sample.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet")
+    sample.set_defaults(run=cmd_sample)
+
+    cx = commands.add_parser("complexity", help="flops, params and acts of a network",
+                             description="Print flops (multiply-adds), params and acts, counted as pycls does.")
+    cx.add_argument("file", help="a pycls YAML config or a ModelSpec JSON file")
+    cx.add_argument("--json", action="store_true", help="print JSON")
+    cx.set_defaults(run=cmd_complexity)
+
+    spaces = commands.add_parser("spaces", help="list the shipped design spaces")
+    spaces.set_defaults(run=cmd_spaces)
+
+    fit = commands.add_parser("fit", help="fit RegNet's quantized linear widths to per-block widths",
+                              description="Find (w0, wa, wm) whose RegNet widths best match the given per-block "
+                                          "widths, and report e_fit (mean |log ratio|).")
+    fit.add_argument("widths", nargs="+", help="per-block widths, e.g. 24 56 152 152 152 152 368")
+    fit.add_argument("--json", action="store_true", help="print JSON")
+    fit.set_defaults(run=cmd_fit)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, OSError) as e:
+        print(f"designspace: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("designspace: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Sample files: JSON Lines (one model per line), or CSV / Parquet tables, chosen by extension.
+
+A JSONL line holds "id", "space", "seed", "index", "sample" (the drawn parameters), "spec" (the
+ModelSpec dict) and "complexity" (flops, params, acts). The tables flatten that: one column per
+sampled parameter (sample.NAME), flops/params/acts, and the spec as a JSON string. Files are
+written atomically, so an interrupted or failed write never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .spec import ModelSpec
+
+FORMATS = (".jsonl", ".csv", ".parquet")
+REQUIRED_KEYS = ("id", "space", "spec")
+
+
+def write_samples(records: list[dict], path) -> Path:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"output {str(path)!r}: use one of {', '.join(FORMATS)} as the file extension")
+    if suffix == ".jsonl":
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    frame = samples_table(records)
+    if suffix == ".csv":
+        return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def samples_table(records: list[dict]):
+    """A pandas DataFrame with one row per model (sampled parameters flattened)."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        row = {"id": r["id"], "space": r["space"], "seed": r.get("seed"), "index": r.get("index")}
+        row.update({f"sample.{k}": _cell(v) for k, v in r.get("sample", {}).items()})
+        row.update(r.get("complexity", {}))
+        row["spec"] = json.dumps(r["spec"], sort_keys=True)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cell(value):
+    """Per-stage lists as JSON text, so that CSV and Parquet read back alike."""
+    return json.dumps(value) if isinstance(value, list) else value
+
+
+def read_samples(path) -> list[dict]:
+    """Records of a sample file in any of the formats; each spec is validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"samples file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        records = []
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise ValueError(f"{path}:{number}: not a JSON object; is this a designspace samples file?") from None
+    elif suffix in (".csv", ".parquet"):
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        except Exception as e:  # pandas raises many types for unreadable files
+            raise ValueError(f"{path}: cannot be read as {suffix[1:]} ({type(e).__name__})") from None
+        records = [_from_row(row) for row in frame.to_dict("records")]
+    else:
+        raise ValueError(f"samples file {str(path)!r}: expected one of {', '.join(FORMATS)}")
+    for number, record in enumerate(records, 1):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(record, dict) or k not in record]
+        if missing:
+            raise ValueError(f"{path}: model {number} lacks {', '.join(missing)}; is this a designspace samples file?")
+        try:
+            ModelSpec.from_dict(record["spec"])
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: model {number} ({record['id']}): {e}") from None
+    if not records:
+        raise ValueError(f"{path}: holds no models")
+    return records
+
+
+def _from_row(row: dict) -> dict:
+    try:
+        spec = json.loads(row["spec"]) if isinstance(row.get("spec"), str) else row.get("spec")
+    except json.JSONDecodeError:
+        spec = None
+    sample = {k[len("sample."):]: _uncell(v) for k, v in row.items() if k.startswith("sample.")}
+    record = {k: v for k, v in row.items() if k in ("id", "space", "seed", "index")}
+    record.update(sample=sample, spec=spec, complexity={k: row[k] for k in ("flops", "params", "acts") if k in row})
+    return record
+
+
+def _uncell(value):
+    if isinstance(value, str) and value.startswith("["):
+        return json.loads(value)
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
+def atomic_write(path: Path, write) -> Path:
+    """Call write(tmp_path) on a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
