@@ -37,12 +37,12 @@ demo: $(STAMP) data
 	$(BIN)/designspace sample --space anynetx_e --n 500 --flops 360e6:400e6 -o $(DEMO)/anynetx_e.jsonl
 	$(BIN)/designspace sample --space regnetx --n 100 --resolution 28 --in-channels 1 --num-classes 10 \
 		--stem-type res_stem_cifar --flops 20e6:60e6 -o $(DEMO)/regnetx_fashion_mnist.csv
-	$(BIN)/python benchmarks/bench_sampling.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sampling.py
 	$(BIN)/python benchmarks/bench_complexity.py
 	$(BIN)/python benchmarks/bench_regnet_fit.py
+	$(BIN)/python benchmarks/bench_training.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

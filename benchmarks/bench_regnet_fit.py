@@ -14,24 +14,11 @@ import numpy as np
 from designspace.regnet import fit, generate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from grid_fit import grid_e_fit  # noqa: E402
 from pycls_zoo import REGNETS  # noqa: E402
 
 N_GENERATED = 200  # fit() on this many sampled RegNets
 N_GENERATED_GRID = 24  # the grid on this many of them (it is slow)
-
-
-def grid_fit(widths):
-    """The plain grid search: least e_fit over every (w0, wa, wm) of the grid."""
-    widths = np.asarray(widths)
-    wa = np.geomspace(1, 256, 240)[:, None, None]
-    wm = np.round(np.arange(150, 301) / 100, 2)[None, :, None]
-    blocks = np.arange(len(widths))
-    best = np.inf
-    for w0 in range(8, 257, 8):
-        levels = np.round(np.log((blocks * wa + w0) / w0) / np.log(wm))
-        pred = np.round(w0 * wm**levels / 8) * 8
-        best = min(best, np.abs(np.log(pred / widths)).mean(axis=-1).min())
-    return float(best)
 
 
 def sampled_regnets(n, seed=0):
@@ -62,8 +49,8 @@ def main():
 
     ms_gen, e_gen = timed(lambda w: fit(w)["e_fit"], generated)
     ms_zoo, e_zoo = timed(lambda w: fit(w)["e_fit"], zoo)
-    ms_grid_gen, e_grid_gen = timed(grid_fit, generated[:N_GENERATED_GRID])
-    ms_grid_zoo, e_grid_zoo = timed(grid_fit, zoo)
+    ms_grid_gen, e_grid_gen = timed(grid_e_fit, generated[:N_GENERATED_GRID])
+    ms_grid_zoo, e_grid_zoo = timed(grid_e_fit, zoo)
 
     table = [
         ("", "fit", "grid", "grid/fit"),

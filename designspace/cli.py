@@ -133,6 +133,63 @@ def cmd_fit(args) -> None:
         print(f"fitted widths {result['block_widths']}")
 
 
+def cmd_train(args) -> None:
+    from .data import load_dataset
+    from .train import Engine, Recipe, train
+
+    recipe = Recipe(seed=args.training_seed,
+                    **{k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None})
+    if args.threads != "auto" and not args.threads.isdigit():
+        raise ValueError(f"--threads: expected auto or a number of threads, got {args.threads!r}")
+    engine = Engine(device=args.device, threads=args.threads if args.threads == "auto" else int(args.threads),
+                    compile=args.compile)
+    engine.resolve_device()
+    dataset = load_dataset(args.dataset, args.data_dir, resolution=args.resolution, seed=args.data_seed)
+    if args.train_subset or args.test_subset:
+        dataset = dataset.subset(args.train_subset, args.test_subset, seed=args.data_seed)
+    spec = _training_spec(args, dataset)
+    if not args.json:
+        print(f"training on {dataset.describe()}", file=sys.stderr)
+    record = train(spec, dataset, recipe, engine, progress=not args.json)
+    record["spec"] = spec.to_dict()
+    if args.json:
+        print(json.dumps(record))
+    else:
+        best = "n/a" if record["best_error"] is None else f"{record['best_error']:.2f}%"
+        print(f"{record['status']}: best test error {best} after {record['epochs']} epochs, "
+              f"{record['wall_time']:.1f} s, {record['images_per_second']:,.0f} img/s on {record['device']}"
+              + (f" ({record['reason']})" if record["reason"] else ""))
+    if record["status"] == "failed":
+        raise SystemExit(1)
+
+
+def _training_spec(args, dataset):
+    """The spec from --spec, or one model drawn from --space for this dataset's images."""
+    if args.spec:
+        if args.space:
+            raise ValueError("give either --spec or --space, not both")
+        return _read_spec(Path(args.spec))
+    if not args.space:
+        raise ValueError("give --spec FILE or --space NAME (with --seed) to choose the model")
+    from .space import load_space
+    from .spec import ModelSpec
+
+    small = dataset.resolution <= 64
+    space = load_space(args.space).with_context(
+        resolution=dataset.resolution, in_channels=dataset.in_channels, num_classes=dataset.num_classes,
+        stem_type=args.stem_type or ("res_stem_cifar" if small else None),
+    )
+    record = space.sample(1, seed=args.seed, flops=args.flops)[0]
+    print(f"model {record['id']} from {space.name} (seed {args.seed}): {record['sample']}, "
+          f"{_human(record['complexity']['flops'])} flops, {_human(record['complexity']['params'])} params",
+          file=sys.stderr)
+    return ModelSpec.from_dict(record["spec"])
+
+
+RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
+                "nesterov", "augment")
+
+
 # ------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -169,6 +226,46 @@ def build_parser() -> argparse.ArgumentParser:
     cx.add_argument("file", help="a pycls YAML config or a ModelSpec JSON file")
     cx.add_argument("--json", action="store_true", help="print JSON")
     cx.set_defaults(run=cmd_complexity)
+
+    train = commands.add_parser("train", help="train one model briefly and report its errors",
+                                description="Train one ModelSpec on a dataset (a short training job) and print "
+                                            "its result record.")
+    model = train.add_argument_group("the model")
+    model.add_argument("--spec", help="a ModelSpec JSON, a samples-file line, or a pycls YAML")
+    model.add_argument("--space", help="draw the model from this space instead (see --seed, --flops)")
+    model.add_argument("--seed", type=int, default=0, help="which model of --space (default 0)")
+    model.add_argument("--flops", type=window, metavar="LO:HI", help="flops window for the drawn model")
+    model.add_argument("--stem-type", choices=("res_stem_cifar", "res_stem_in", "simple_stem_in"),
+                       help="stem of the drawn model (default: res_stem_cifar for images up to 64 px)")
+    data = train.add_argument_group("the data")
+    data.add_argument("--dataset", default="fashion-mnist",
+                      help="fashion-mnist (default), cifar10, cifar100, imagefolder, synthetic")
+    data.add_argument("--data-dir", help="where the dataset's files are (default: $DESIGNSPACE_DATA, then "
+                                         "/usr/share/datasets/fashion-mnist)")
+    data.add_argument("--resolution", type=positive_int, help="image size for imagefolder / synthetic")
+    data.add_argument("--train-subset", type=positive_int, metavar="N", help="train on a seeded subset of N images")
+    data.add_argument("--test-subset", type=positive_int, metavar="N", help="test on a seeded subset of N images")
+    data.add_argument("--data-seed", type=int, default=0, help="seed of the subsets and synthetic data")
+    recipe = train.add_argument_group("the recipe (defaults suit short runs)")
+    recipe.add_argument("--epochs", type=positive_int, help="default 10")
+    recipe.add_argument("--batch-size", type=positive_int, help="default 128")
+    recipe.add_argument("--lr", type=float, help="peak learning rate (default 0.1)")
+    recipe.add_argument("--momentum", type=float, help="default 0.9 (Nesterov)")
+    recipe.add_argument("--no-nesterov", dest="nesterov", action="store_const", const=False,
+                        help="plain momentum instead of Nesterov")
+    recipe.add_argument("--weight-decay", type=float, help="default 5e-4 (none on BN and biases)")
+    recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
+    recipe.add_argument("--label-smoothing", type=float, help="default 0.1")
+    recipe.add_argument("--no-augment", dest="augment", action="store_const", const=False,
+                        help="no random crop / flip")
+    recipe.add_argument("--training-seed", dest="training_seed", type=int, default=0,
+                        help="seed of initialization, order and augmentation (default 0)")
+    engine = train.add_argument_group("how to run")
+    engine.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
+    engine.add_argument("--threads", default="auto", help="CPU threads (default auto: the fastest, measured)")
+    engine.add_argument("--compile", action="store_true", help="torch.compile the model")
+    train.add_argument("--json", action="store_true", help="print the record as JSON (no progress lines)")
+    train.set_defaults(run=cmd_train)
 
     spaces = commands.add_parser("spaces", help="list the shipped design spaces")
     spaces.set_defaults(run=cmd_spaces)

@@ -14,7 +14,7 @@ from torch import nn
 from .layout import STEMS, BlockLayout, stage_layouts
 from .spec import ModelSpec
 
-ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
+ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "silu": lambda: nn.SiLU(inplace=True)}
 
 
 def conv_bn(c_in, c_out, k, stride=1, groups=1) -> list[nn.Module]:

@@ -93,3 +93,35 @@ def test_spaces_lists_the_shipped_spaces():
     out = run("spaces").stdout
     for name in ("anynetx_a", "anynetx_e", "regnetx", "regnety", "resnet", "resnext", "mobilenet", "nds_resnet"):
         assert name in out
+
+
+def test_train_a_drawn_model_on_synthetic_data_as_json():
+    result = run("train", "--space", "nds_resnet", "--seed", 2, "--dataset", "synthetic", "--resolution", 8,
+                 "--epochs", 2, "--threads", 1, "--json")
+    record = json.loads(result.stdout)
+    assert record["status"] == "ok" and record["epochs"] == 2 and len(record["test_error"]) == 2
+    assert record["spec"]["resolution"] == 8 and record["spec"]["stem_type"] == "res_stem_cifar"
+
+
+def test_train_a_spec_file_with_progress_lines(tmp_path):
+    samples = tmp_path / "s.jsonl"
+    run("sample", "--space", "anynetx_e", "--n", 1, "--resolution", 8, "--num-classes", 4, "--stem-type",
+        "res_stem_cifar", "--flops", ":5M", "-o", samples)
+    result = run("train", "--spec", samples, "--dataset", "synthetic", "--resolution", 8, "--epochs", 1,
+                 "--batch-size", 256, "--threads", 1)
+    assert "epoch 1/1" in result.stderr and result.stdout.startswith("ok: best test error")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--dataset", "synthetic"], "give --spec FILE or --space NAME"),
+        (["train", "--space", "regnetx", "--dataset", "cifar10", "--data-dir", "{tmp}"], "CIFAR-10 not found"),
+        (["train", "--space", "regnetx", "--dataset", "synthetic", "--threads", "many"], "--threads"),
+        (["train", "--space", "regnetx", "--dataset", "synthetic", "--lr", "-1"], "recipe.lr"),
+    ],
+)
+def test_train_bad_input_is_one_line(tmp_path, args, message):
+    result = run(*[str(a).format(tmp=tmp_path) for a in args], check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from grid_fit import grid_e_fit
 from pycls_zoo import REGNETS
 
 from designspace.regnet import fit, generate
@@ -107,20 +108,6 @@ def test_zoo_built_widths_fit_well_on_average():
     assert np.mean(e_fits) < 0.02  # measured: 0.0181
 
 
-def _grid_e_fit(widths):
-    """Least e_fit of the plain grid: w0 in 8..256, 240 log-spaced wa in [1, 256], wm step 0.01."""
-    widths = np.asarray(widths)
-    wa = np.geomspace(1, 256, 240)[:, None, None]
-    wm = np.round(np.arange(150, 301) / 100, 2)[None, :, None]
-    blocks = np.arange(len(widths))
-    best = np.inf
-    for w0 in range(8, 257, 8):
-        levels = np.round(np.log((blocks * wa + w0) / w0) / np.log(wm))
-        pred = np.round(w0 * wm**levels / 8) * 8
-        best = min(best, np.abs(np.log(pred / widths)).mean(axis=-1).min())
-    return best
-
-
 @pytest.mark.parametrize(
     "widths",
     [
@@ -132,7 +119,7 @@ def _grid_e_fit(widths):
 def test_general_lists_fit_at_least_as_well_as_a_grid(widths):
     result = fit(widths)
     _check_result(result, widths)
-    assert result["e_fit"] <= _grid_e_fit(widths) + 1e-12
+    assert result["e_fit"] <= grid_e_fit(widths) + 1e-12
 
 
 def test_widths_off_the_quantum_get_their_least_e_fit():
