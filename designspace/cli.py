@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -134,19 +135,15 @@ def cmd_fit(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from .data import load_dataset
-    from .train import Engine, Recipe, train
+    from .train import Engine, train
 
-    recipe = Recipe(seed=args.training_seed,
-                    **{k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None})
+    recipe = recipe_from(args)
     if args.threads != "auto" and not args.threads.isdigit():
         raise ValueError(f"--threads: expected auto or a number of threads, got {args.threads!r}")
     engine = Engine(device=args.device, threads=args.threads if args.threads == "auto" else int(args.threads),
                     compile=args.compile)
     engine.resolve_device()
-    dataset = load_dataset(args.dataset, args.data_dir, resolution=args.resolution, seed=args.data_seed)
-    if args.train_subset or args.test_subset:
-        dataset = dataset.subset(args.train_subset, args.test_subset, seed=args.data_seed)
+    dataset = dataset_from(args)
     spec = _training_spec(args, dataset)
     if not args.json:
         print(f"training on {dataset.describe()}", file=sys.stderr)
@@ -171,14 +168,9 @@ def _training_spec(args, dataset):
         return _read_spec(Path(args.spec))
     if not args.space:
         raise ValueError("give --spec FILE or --space NAME (with --seed) to choose the model")
-    from .space import load_space
     from .spec import ModelSpec
 
-    small = dataset.resolution <= 64
-    space = load_space(args.space).with_context(
-        resolution=dataset.resolution, in_channels=dataset.in_channels, num_classes=dataset.num_classes,
-        stem_type=args.stem_type or ("res_stem_cifar" if small else None),
-    )
+    space = space_for_dataset(args, dataset)
     record = space.sample(1, seed=args.seed, flops=args.flops)[0]
     print(f"model {record['id']} from {space.name} (seed {args.seed}): {record['sample']}, "
           f"{_human(record['complexity']['flops'])} flops, {_human(record['complexity']['params'])} params",
@@ -186,11 +178,147 @@ def _training_spec(args, dataset):
     return ModelSpec.from_dict(record["spec"])
 
 
+def space_for_dataset(args, dataset):
+    """The space with the dataset's image size, channels and classes (and a CIFAR stem for small images)."""
+    from .space import load_space
+
+    small = dataset.resolution <= 64
+    return load_space(args.space).with_context(
+        resolution=dataset.resolution, in_channels=dataset.in_channels, num_classes=dataset.num_classes,
+        stem_type=args.stem_type or ("res_stem_cifar" if small else None), stem_width=args.stem_width,
+        activation=args.activation, head_width=args.head_width,
+    )
+
+
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
                 "nesterov", "augment")
 
 
+def recipe_from(args):
+    from .train import Recipe
+
+    return Recipe(seed=args.training_seed,
+                  **{k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None})
+
+
+def dataset_options(args) -> dict:
+    """The dataset as a sweep records it (absolute paths, so that every worker finds the files)."""
+    data_dir = args.data_dir or os.environ.get("DESIGNSPACE_DATA") or None
+    return {"name": args.dataset, "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+            "resolution": args.resolution, "train_subset": args.train_subset, "test_subset": args.test_subset,
+            "seed": args.data_seed}
+
+
+def dataset_from(args):
+    from .data import load_dataset
+
+    options = dataset_options(args)
+    dataset = load_dataset(options["name"], options["data_dir"], resolution=options["resolution"], seed=options["seed"])
+    if args.train_subset or args.test_subset:
+        dataset = dataset.subset(args.train_subset, args.test_subset, seed=args.data_seed)
+    return dataset
+
+
+def cmd_sweep(args) -> None:
+    from dataclasses import asdict
+
+    from .results import summary
+    from .samples_io import read_samples
+    from .spec import ModelSpec
+    from .sweep import definition_for, run_sweep
+    from .train import check_compatible
+
+    recipe = recipe_from(args)
+    dataset = dataset_from(args)
+    if args.samples:
+        if args.space:
+            raise ValueError("give either --samples FILE or --space NAME, not both")
+        models = read_samples(args.samples)
+        for m in models:
+            check_compatible(ModelSpec.from_dict(m["spec"]), dataset)
+        source = {"samples": str(Path(args.samples).resolve())}
+    elif args.space:
+        if args.n is None:
+            raise ValueError("--n: say how many models to sample from the space")
+        space = space_for_dataset(args, dataset)
+        models = space.sample(args.n, seed=args.seed, flops=args.flops, params=args.params, acts=args.acts)
+        source = {"space": args.space, "seed": args.seed, "flops": args.flops, "params": args.params, "acts": args.acts}
+    else:
+        raise ValueError("give --space NAME --n N (models sampled here) or --samples FILE.jsonl")
+    definition = definition_for(models, dataset_options(args), asdict(recipe), source)
+    print(f"sweep of {len(models)} models on {dataset.describe()} -> {args.output}", file=sys.stderr)
+    table = run_sweep(args.output, models, definition, address=args.address, cpus_per_trial=args.cpus_per_trial,
+                      gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent, retries=args.retries,
+                      resume=args.resume)
+    print(summary(args.output))
+    if len(table.rows) < len(models):
+        print(f"interrupted: {len(table.rows)} of {len(models)} models done; finish with the same command and "
+              "--resume", file=sys.stderr)
+        raise SystemExit(130)
+
+
+def cmd_results(args) -> None:
+    from .results import export_csv, summary
+
+    print(summary(args.directory))
+    if args.csv:
+        print(f"wrote {export_csv(args.directory, args.csv)}", file=sys.stderr)
+
+
 # ------------------------------------------------------------------------------- parser
+STEMS = ("res_stem_cifar", "res_stem_in", "simple_stem_in")
+
+
+def add_windows(parser) -> None:
+    for metric, example in (("flops", "360e6:400e6"), ("params", ":6M"), ("acts", ":5M")):
+        parser.add_argument(f"--{metric}", type=window, metavar="LO:HI",
+                            help=f"keep models with LO <= {metric} <= HI, e.g. {example} (k/M/G suffixes work)")
+
+
+def add_context(group, with_data_shape: bool) -> None:
+    """Network-context overrides; train and sweep take the image shape from the dataset instead."""
+    if with_data_shape:
+        group.add_argument("--resolution", type=positive_int, help="input size in pixels (e.g. 28 for Fashion-MNIST)")
+        group.add_argument("--in-channels", type=positive_int, help="input channels (1 for grayscale)")
+        group.add_argument("--num-classes", type=positive_int, help="number of classes")
+        group.add_argument("--stem-type", choices=STEMS, help="res_stem_cifar suits small images (3x3, stride 1)")
+    else:
+        group.add_argument("--stem-type", choices=STEMS,
+                           help="stem of the sampled models (default: res_stem_cifar for images up to 64 px)")
+    group.add_argument("--stem-width", type=positive_int, help="stem output channels")
+    group.add_argument("--activation", choices=("relu", "silu"), help="relu or silu (Swish)")
+    group.add_argument("--head-width", type=int, help="1x1 head conv channels (0 = none)")
+
+
+def add_data(parser) -> None:
+    data = parser.add_argument_group("the data")
+    data.add_argument("--dataset", default="fashion-mnist",
+                      help="fashion-mnist (default), cifar10, cifar100, imagefolder, synthetic")
+    data.add_argument("--data-dir", help="where the dataset's files are (default: $DESIGNSPACE_DATA, then "
+                                         "/usr/share/datasets/fashion-mnist)")
+    data.add_argument("--resolution", type=positive_int, help="image size for imagefolder / synthetic")
+    data.add_argument("--train-subset", type=positive_int, metavar="N", help="train on a seeded subset of N images")
+    data.add_argument("--test-subset", type=positive_int, metavar="N", help="test on a seeded subset of N images")
+    data.add_argument("--data-seed", type=int, default=0, help="seed of the subsets and synthetic data")
+
+
+def add_recipe(parser) -> None:
+    recipe = parser.add_argument_group("the recipe (defaults suit short runs)")
+    recipe.add_argument("--epochs", type=positive_int, help="default 10")
+    recipe.add_argument("--batch-size", type=positive_int, help="default 128")
+    recipe.add_argument("--lr", type=float, help="peak learning rate (default 0.1)")
+    recipe.add_argument("--momentum", type=float, help="default 0.9 (Nesterov)")
+    recipe.add_argument("--no-nesterov", dest="nesterov", action="store_const", const=False,
+                        help="plain momentum instead of Nesterov")
+    recipe.add_argument("--weight-decay", type=float, help="default 5e-4 (none on BN and biases)")
+    recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
+    recipe.add_argument("--label-smoothing", type=float, help="default 0.1")
+    recipe.add_argument("--no-augment", dest="augment", action="store_const", const=False,
+                        help="no random crop / flip")
+    recipe.add_argument("--training-seed", type=int, default=0,
+                        help="seed of initialization, order and augmentation (default 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="designspace",
@@ -204,28 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--space", required=True, help="a shipped space name (see `designspace spaces`) or a .toml file")
     sample.add_argument("--n", type=positive_int, required=True, help="number of unique models")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    for metric, example in (("flops", "360e6:400e6"), ("params", ":6M"), ("acts", ":5M")):
-        sample.add_argument(f"--{metric}", type=window, metavar="LO:HI",
-                            help=f"keep models with LO <= {metric} <= HI, e.g. {example} (k/M/G suffixes work)")
-    context = sample.add_argument_group("network context (overrides the space file)")
-    context.add_argument("--resolution", type=positive_int, help="input size in pixels (e.g. 28 for Fashion-MNIST)")
-    context.add_argument("--in-channels", type=positive_int, help="input channels (1 for grayscale)")
-    context.add_argument("--num-classes", type=positive_int, help="number of classes")
-    context.add_argument("--stem-type", choices=("res_stem_cifar", "res_stem_in", "simple_stem_in"),
-                         help="res_stem_cifar suits small images (3x3, stride 1)")
-    context.add_argument("--stem-width", type=positive_int, help="stem output channels")
-    context.add_argument("--activation", choices=("relu", "silu"), help="relu or silu (Swish)")
-    context.add_argument("--head-width", type=int, help="1x1 head conv channels (0 = none)")
+    add_windows(sample)
+    add_context(sample.add_argument_group("network context (overrides the space file)"), with_data_shape=True)
     sample.add_argument("--max-draws", type=positive_int, default=2_000_000,
                         help="give up after this many draws (default 2,000,000)")
     sample.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet")
     sample.set_defaults(run=cmd_sample)
-
-    cx = commands.add_parser("complexity", help="flops, params and acts of a network",
-                             description="Print flops (multiply-adds), params and acts, counted as pycls does.")
-    cx.add_argument("file", help="a pycls YAML config or a ModelSpec JSON file")
-    cx.add_argument("--json", action="store_true", help="print JSON")
-    cx.set_defaults(run=cmd_complexity)
 
     train = commands.add_parser("train", help="train one model briefly and report its errors",
                                 description="Train one ModelSpec on a dataset (a short training job) and print "
@@ -235,37 +347,50 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--space", help="draw the model from this space instead (see --seed, --flops)")
     model.add_argument("--seed", type=int, default=0, help="which model of --space (default 0)")
     model.add_argument("--flops", type=window, metavar="LO:HI", help="flops window for the drawn model")
-    model.add_argument("--stem-type", choices=("res_stem_cifar", "res_stem_in", "simple_stem_in"),
-                       help="stem of the drawn model (default: res_stem_cifar for images up to 64 px)")
-    data = train.add_argument_group("the data")
-    data.add_argument("--dataset", default="fashion-mnist",
-                      help="fashion-mnist (default), cifar10, cifar100, imagefolder, synthetic")
-    data.add_argument("--data-dir", help="where the dataset's files are (default: $DESIGNSPACE_DATA, then "
-                                         "/usr/share/datasets/fashion-mnist)")
-    data.add_argument("--resolution", type=positive_int, help="image size for imagefolder / synthetic")
-    data.add_argument("--train-subset", type=positive_int, metavar="N", help="train on a seeded subset of N images")
-    data.add_argument("--test-subset", type=positive_int, metavar="N", help="test on a seeded subset of N images")
-    data.add_argument("--data-seed", type=int, default=0, help="seed of the subsets and synthetic data")
-    recipe = train.add_argument_group("the recipe (defaults suit short runs)")
-    recipe.add_argument("--epochs", type=positive_int, help="default 10")
-    recipe.add_argument("--batch-size", type=positive_int, help="default 128")
-    recipe.add_argument("--lr", type=float, help="peak learning rate (default 0.1)")
-    recipe.add_argument("--momentum", type=float, help="default 0.9 (Nesterov)")
-    recipe.add_argument("--no-nesterov", dest="nesterov", action="store_const", const=False,
-                        help="plain momentum instead of Nesterov")
-    recipe.add_argument("--weight-decay", type=float, help="default 5e-4 (none on BN and biases)")
-    recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
-    recipe.add_argument("--label-smoothing", type=float, help="default 0.1")
-    recipe.add_argument("--no-augment", dest="augment", action="store_const", const=False,
-                        help="no random crop / flip")
-    recipe.add_argument("--training-seed", dest="training_seed", type=int, default=0,
-                        help="seed of initialization, order and augmentation (default 0)")
+    add_context(model, with_data_shape=False)
+    add_data(train)
+    add_recipe(train)
     engine = train.add_argument_group("how to run")
     engine.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     engine.add_argument("--threads", default="auto", help="CPU threads (default auto: the fastest, measured)")
     engine.add_argument("--compile", action="store_true", help="torch.compile the model")
     train.add_argument("--json", action="store_true", help="print the record as JSON (no progress lines)")
     train.set_defaults(run=cmd_train)
+
+    sweep = commands.add_parser("sweep", help="train many sampled models as Ray Tune trials",
+                                description="Sample N models (or read a samples file) and train each briefly, "
+                                            "locally or on a Ray cluster; results land in DIR/results.parquet.")
+    models = sweep.add_argument_group("the models")
+    models.add_argument("--space", help="sample from this space (with --n, --seed, windows)")
+    models.add_argument("--n", type=positive_int, help="number of models to sample")
+    models.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    models.add_argument("--samples", help="train the models of this samples file instead")
+    add_windows(models)
+    add_context(models, with_data_shape=False)
+    add_data(sweep)
+    add_recipe(sweep)
+    ray_group = sweep.add_argument_group("where to run")
+    ray_group.add_argument("--address", help="HOST:PORT of a Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
+    ray_group.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs (and torch threads) per model "
+                                                                             "(default 1)")
+    ray_group.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per model; fractions share a GPU")
+    ray_group.add_argument("--max-concurrent", type=positive_int, help="at most this many models at once")
+    ray_group.add_argument("--retries", type=int, default=2, help="retries of a failed trial (default 2)")
+    sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in DIR")
+    sweep.add_argument("-o", "--output", required=True, help="the sweep directory")
+    sweep.set_defaults(run=cmd_sweep)
+
+    results = commands.add_parser("results", help="summarize a sweep's results table",
+                                  description="Print a summary of DIR/results.parquet; --csv exports it.")
+    results.add_argument("directory", help="a sweep directory")
+    results.add_argument("--csv", help="also write the table to this CSV file")
+    results.set_defaults(run=cmd_results)
+
+    cx = commands.add_parser("complexity", help="flops, params and acts of a network",
+                             description="Print flops (multiply-adds), params and acts, counted as pycls does.")
+    cx.add_argument("file", help="a pycls YAML config or a ModelSpec JSON file")
+    cx.add_argument("--json", action="store_true", help="print JSON")
+    cx.set_defaults(run=cmd_complexity)
 
     spaces = commands.add_parser("spaces", help="list the shipped design spaces")
     spaces.set_defaults(run=cmd_spaces)

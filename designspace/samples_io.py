@@ -37,14 +37,16 @@ def samples_table(records: list[dict]):
     """A pandas DataFrame with one row per model (sampled parameters flattened)."""
     import pandas as pd
 
-    rows = []
-    for r in records:
-        row = {"id": r["id"], "space": r["space"], "seed": r.get("seed"), "index": r.get("index")}
-        row.update({f"sample.{k}": _cell(v) for k, v in r.get("sample", {}).items()})
-        row.update(r.get("complexity", {}))
-        row["spec"] = json.dumps(r["spec"], sort_keys=True)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame([flat_record(r) for r in records])
+
+
+def flat_record(r: dict) -> dict:
+    """One model's table row: id, space, seed, index, sample.NAME columns, complexity, spec JSON."""
+    row = {"id": r["id"], "space": r["space"], "seed": r.get("seed"), "index": r.get("index")}
+    row.update({f"sample.{k}": _cell(v) for k, v in r.get("sample", {}).items()})
+    row.update(r.get("complexity", {}))
+    row["spec"] = json.dumps(r["spec"], sort_keys=True)
+    return row
 
 
 def _cell(value):

@@ -1,0 +1,173 @@
+"""Sweeps on a real Ray instance: tables, retries, resume after a killed driver, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import designspace as ds
+from designspace.results import read_results, summary
+from designspace.sweep import definition_for, run_sweep
+from designspace.train import Recipe
+
+DESIGNSPACE = [sys.executable, "-m", "designspace"]
+DATASET = {"name": "synthetic", "data_dir": None, "resolution": 8, "train_subset": None, "test_subset": None, "seed": 0}
+TINY_SPACE = ["--space", "nds_resnet", "--dataset", "synthetic", "--resolution", "8", "--flops", ":3M"]
+
+
+def tiny_models(n, seed=0, flops=(0, 3e6)):
+    space = ds.load_space("nds_resnet").with_context(resolution=8, in_channels=3, num_classes=4)
+    return list(space.sample(n, seed=seed, flops=flops))
+
+
+def run(*args, check=True, **kwargs):
+    result = subprocess.run([*DESIGNSPACE, *map(str, args)], capture_output=True, text=True, **kwargs)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path):
+    models = tiny_models(6)
+    recipe = asdict(Recipe(epochs=2))
+    definition = definition_for(models, DATASET, recipe, {"space": "nds_resnet"})
+    run_sweep(tmp_path / "s", models, definition, address=ray_cluster, progress=False)
+    table = read_results(tmp_path / "s")
+    assert sorted(table["id"]) == sorted(m["id"] for m in models)
+    assert (table["status"] == "ok").all() and (table["attempts"] == 1).all()
+    assert {"sample.depth", "sample.width", "spec", "flops", "params", "acts", "best_error", "final_error",
+            "train_loss", "test_error", "epochs", "wall_time", "images_per_second", "device", "recipe"} <= set(table)
+    assert all(len(curve) == 2 for curve in table["test_error"]) and (table["epochs"] == 2).all()
+    first = table[table["id"] == models[0]["id"]].iloc[0]
+    assert json.loads(first["spec"]) == models[0]["spec"] and first["flops"] == models[0]["complexity"]["flops"]
+    assert "6 of 6 models trained (6 ok)" in summary(tmp_path / "s")
+    # already complete: a resume has nothing to do and changes nothing
+    before = (tmp_path / "s" / "results.parquet").read_bytes()
+    run_sweep(tmp_path / "s", models, definition, address=ray_cluster, resume=True, progress=False)
+    assert (tmp_path / "s" / "results.parquet").read_bytes() == before
+
+
+def trial_workers():
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(b"ray::ImplicitFunc"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_worker_killed_mid_trial_is_retried_not_lost(ray_cluster, tmp_path):
+    models = tiny_models(3, seed=1, flops=(1e6, 3e6))
+    definition = definition_for(models, DATASET, asdict(Recipe(epochs=15)), {"space": "nds_resnet"})
+    earlier = set(trial_workers())  # workers of other tests may still be shutting down
+    killed = []
+
+    def kill_one_worker():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            for pid in set(trial_workers()) - earlier:
+                time.sleep(1.0)  # let it get into training
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    break
+                except ProcessLookupError:
+                    continue
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    run_sweep(tmp_path / "s", models, definition, address=ray_cluster, max_concurrent=1, progress=False)
+    killer.join()
+    table = read_results(tmp_path / "s")
+    assert killed and len(table) == 3 and (table["status"] == "ok").all()
+    assert sorted(table["attempts"]) == [1, 1, 2]
+
+
+@pytest.mark.slow
+def test_resume_after_the_driver_is_killed_finishes_each_model_exactly_once(ray_cluster, tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", *TINY_SPACE, "--n", 10, "--seed", 3, "--epochs", 12, "--address", ray_cluster, "-o", out]
+    driver = subprocess.Popen([*DESIGNSPACE, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (out / "results.parquet").exists() and len(pd.read_parquet(out / "results.parquet")) >= 3:
+            break
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = pd.read_parquet(out / "results.parquet")
+    assert 3 <= len(before) < 10
+    refused = run(*args, check=False)  # without --resume nothing is touched
+    assert refused.returncode == 2 and "add --resume" in refused.stderr
+    run(*args, "--resume")
+    after = pd.read_parquet(out / "results.parquet")
+    assert len(after) == 10 and after["id"].is_unique and (after["status"] == "ok").all()
+    kept = after.set_index("id").loc[before["id"]]
+    assert list(kept["wall_time"]) == list(before["wall_time"])  # finished models were not trained again
+
+
+@pytest.mark.slow
+def test_without_an_address_a_sweep_starts_its_own_local_ray(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    result = run("sweep", *TINY_SPACE, "--n", 3, "--epochs", 1, "-o", tmp_path / "local", env=env)
+    assert "3 of 3 models trained (3 ok)" in result.stdout
+
+
+def test_a_samples_file_can_be_trained_later(ray_cluster, tmp_path):
+    samples = tmp_path / "models.jsonl"
+    run("sample", "--space", "nds_vanilla", "--n", 3, "--resolution", 8, "--num-classes", 4, "--flops", ":2M",
+        "-o", samples)
+    result = run("sweep", "--samples", samples, "--dataset", "synthetic", "--resolution", 8, "--epochs", 1,
+                 "--address", ray_cluster, "-o", tmp_path / "s")
+    assert "3 of 3 models trained" in result.stdout
+    summary_text = run("results", tmp_path / "s", "--csv", tmp_path / "s.csv").stdout
+    assert "3 of 3 models trained" in summary_text
+    exported = pd.read_csv(tmp_path / "s.csv")
+    assert len(exported) == 3 and json.loads(exported["test_error"][0])[0] >= 0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--gpus-per-trial", 1], "the Ray cluster has no GPU"),
+        (["--cpus-per-trial", 64], "no node of the Ray cluster has that many CPUs"),
+    ],
+)
+def test_resources_the_cluster_lacks_are_refused_at_once(ray_cluster, tmp_path, extra, message):
+    result = run("sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--address", ray_cluster, *extra,
+                 "-o", tmp_path / "s", check=False, timeout=120)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_sweep_input_is_one_line_and_touches_nothing(ray_cluster, tmp_path):
+    done = tmp_path / "done"
+    run("sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--address", ray_cluster, "-o", done)
+    snapshot = {p.name: p.read_bytes() for p in done.iterdir() if p.is_file()}
+    (tmp_path / "not_samples.jsonl").write_text("hello\n")
+    cases = [
+        (["sweep", *TINY_SPACE, "--n", 3, "--epochs", 1, "-o", done], "holds a different sweep"),
+        (["sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "-o", done], "add --resume"),
+        (["sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--resume", "-o", tmp_path / "new"], "no sweep to resume"),
+        (["sweep", *TINY_SPACE, "--n", 2, "--address", "127.0.0.1:9", "-o", tmp_path / "x"], "cannot reach a Ray head"),
+        (["sweep", "--samples", tmp_path / "not_samples.jsonl", "--dataset", "synthetic", "-o", tmp_path / "y"],
+         "is this a designspace samples file"),
+        (["results", tmp_path], "no results.parquet"),
+    ]
+    for args, message in cases:
+        result = run(*args, check=False, timeout=120)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) <= 2, result.stderr
+        assert "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in done.iterdir() if p.is_file()} == snapshot
+    assert not (tmp_path / "new").exists() and not (tmp_path / "x").exists()
