@@ -30,19 +30,23 @@ data:
 test: $(STAMP) data
 	$(BIN)/python -m pytest -q
 
+STUDY := --n 16 --flops 2e6:6e6 --dataset fashion-mnist --train-subset 3000 --test-subset 1000 \
+	--epochs 3 --warmup-epochs 0.5
+
 demo: $(STAMP) data
-	@mkdir -p $(DEMO)
-	$(BIN)/designspace sample --space regnetx --n 500 --flops 360e6:400e6 -o $(DEMO)/regnetx.jsonl
-	$(BIN)/designspace sample --space anynetx_a --n 500 --flops 360e6:400e6 -o $(DEMO)/anynetx_a.jsonl
-	$(BIN)/designspace sample --space anynetx_e --n 500 --flops 360e6:400e6 -o $(DEMO)/anynetx_e.jsonl
-	$(BIN)/designspace sample --space regnetx --n 100 --resolution 28 --in-channels 1 --num-classes 10 \
-		--stem-type res_stem_cifar --flops 20e6:60e6 -o $(DEMO)/regnetx_fashion_mnist.csv
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/designspace sample --space regnetx --n 500 --flops 360e6:400e6 -o $(DEMO)/regnetx_400mf.jsonl
+	$(BIN)/designspace sweep --space anynetx_a $(STUDY) -o $(DEMO)/anynetx_a
+	$(BIN)/designspace sweep --space regnetx $(STUDY) -o $(DEMO)/regnetx
+	$(BIN)/designspace edf $(DEMO)/anynetx_a $(DEMO)/regnetx -o $(DEMO)/edf.png
+	$(BIN)/designspace report $(DEMO)/anynetx_a $(DEMO)/regnetx -o $(DEMO)/report.html
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sampling.py
 	$(BIN)/python benchmarks/bench_complexity.py
 	$(BIN)/python benchmarks/bench_regnet_fit.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

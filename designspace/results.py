@@ -77,8 +77,10 @@ def read_results(directory):
 
 def summary(directory) -> str:
     """A few lines on a sweep: progress, statuses, errors, time."""
-    frame = read_results(directory)
     definition_path = Path(directory) / "sweep.json"
+    if definition_path.is_file() and not (Path(directory) / RESULTS_FILE).is_file():
+        return f"{directory}: 0 of {json.loads(definition_path.read_text())['n']} models trained"
+    frame = read_results(directory)
     total = json.loads(definition_path.read_text())["n"] if definition_path.is_file() else len(frame)
     counts = frame["status"].value_counts().to_dict()
     lines = [f"{directory}: {len(frame)} of {total} models trained "

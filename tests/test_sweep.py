@@ -171,3 +171,16 @@ def test_bad_sweep_input_is_one_line_and_touches_nothing(ray_cluster, tmp_path):
         assert "Traceback" not in result.stderr
     assert {p.name: p.read_bytes() for p in done.iterdir() if p.is_file()} == snapshot
     assert not (tmp_path / "new").exists() and not (tmp_path / "x").exists()
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(ray_cluster, tmp_path):
+    args = ["sweep", *TINY_SPACE, "--n", 6, "--epochs", 30, "--address", ray_cluster, "-o", tmp_path / "s"]
+    driver = subprocess.Popen([*DESIGNSPACE, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tmp_path / "s" / "sweep.json").exists():
+        time.sleep(0.2)
+    time.sleep(2)
+    driver.send_signal(signal.SIGINT)
+    out, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130 and "--resume" in err and "Traceback" not in err
+    assert "of 6 models trained" in out
