@@ -1,0 +1,326 @@
+"""The ablations of the RegNet paper: does depth, b, g, wm, the activation, SE or the block family
+change the error distribution?
+
+A factor can be answered two ways. Within one sweep, when the factor varies from model to model
+(depth in RegNetX, g in AnyNetX_E): its models are split by the factor's value (numeric factors
+with many values into thirds). Across two sweeps, when their values do not overlap (a ReLU and a
+Swish sweep of one space, RegNetX against RegNetY for SE, X blocks against a MobileNet-style
+space): the pairs whose other settings differ least are compared, and any remaining difference
+is named, because it confounds the comparison. Every comparison is a set of EDFs and a KS test per pair of groups;
+when no sweep can answer, the result says which sweeps to run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .bootstrap import good_range
+from .edf import MIN_TEST_MODELS, ks
+from .load import Sweep, spec_dict
+
+MAX_LEVELS = 6  # a numeric factor with more distinct values is split into thirds
+MAX_PAIRS = 3  # across-sweep comparisons shown per factor
+CONTEXT = ("stem_type", "stem_width", "block_type", "activation", "se_ratio", "head_width", "resolution", "in_channels",
+           "num_classes", "strides")
+
+
+@dataclass(frozen=True)
+class Factor:
+    key: str
+    title: str
+    column: str
+    numeric: bool
+    finding: str  # what the RegNet paper reports, to read the result against
+    context: tuple[str, ...] = ()  # spec fields that are the factor itself (not confounders)
+    short: str = ""  # the numeric factor's name in group labels ("depth 12 to 16", "b = 1")
+
+
+FACTORS = (
+    Factor("depth", "Depth", "total_depth", True,
+           "The best models have about 20 blocks (60 layers) in every flop regime, and fixing d = 20 matches "
+           "sampling the depth (DDS section 4, Fig. 19).", short="depth"),
+    Factor("bottleneck", "Bottleneck ratio b", "b", True,
+           "The best models use no bottleneck, b = 1 (DDS section 4); RegNetX fixes b = 1.", short="b"),
+    Factor("group_width", "Group width g", "g", True,
+           "No single best g: the good group widths grow with the flop regime (DDS section 4, App. D).", short="g"),
+    Factor("activation", "Swish vs ReLU", "activation", False,
+           "Swish beats ReLU at 400MF but loses at 6.4GF; with depthwise convolutions (g = 1) Swish is much "
+           "better (DDS App. E, Fig. 20).", ("activation",)),
+    Factor("se", "Squeeze-and-excitation (SE) on/off", "se", False,
+           "RegNetY (RegNetX plus SE) improves the EDF and the best models (DDS section 4, Fig. 14 right).",
+           ("se_ratio",)),
+    Factor("block", "Inverted bottleneck / depthwise vs X block", "block", False,
+           "The inverted bottleneck (b < 1) degrades the EDF slightly, and depthwise convolution (g = 1) even "
+           "more (DDS section 4, Fig. 14 left)."),
+    Factor("wm", "Width multiplier wm", "sample.wm", True,
+           "The best models have wm near 2.5, and wm >= 2 is better than smaller values (DDS sections 3.3-4).",
+           short="wm"),
+)
+FACTOR_KEYS = tuple(f.key for f in FACTORS)
+
+
+@dataclass
+class Group:
+    label: str
+    errors: np.ndarray
+
+
+@dataclass
+class Comparison:
+    label: str  # "anynetx_e" (within a sweep) or "regnetx vs regnety"
+    groups: list[Group]
+    caveat: str = ""  # what else differs between the compared sweeps
+
+
+@dataclass
+class Ablation:
+    factor: Factor
+    comparisons: list[Comparison] = field(default_factory=list)
+    scatter: list[tuple[str, np.ndarray, np.ndarray, tuple]] = field(default_factory=list)  # sweep, x, err, range
+    groups: "object" = None  # DataFrame: comparison, group, n, min, median, mean
+    tests: "object" = None  # DataFrame: comparison, a, b, n_a, n_b, D, p
+    skipped: list[str] = field(default_factory=list)  # groups too small for a test
+    missing: str = ""  # why no sweep answers, when none does
+    commands: list[str] = field(default_factory=list)  # the sweeps to run then
+
+
+def factor(key: str) -> Factor:
+    for f in FACTORS:
+        if f.key == key:
+            return f
+    raise ValueError(f"unknown ablation {key!r}; known: {', '.join(FACTOR_KEYS)}")
+
+
+def ablate(sweeps: list[Sweep], key: str, metric: str = "best_error", seed: int = 0) -> Ablation:
+    """Every comparison the sweeps allow for one factor, with group summaries and KS tests."""
+    import pandas as pd
+
+    f = factor(key)
+    result = Ablation(f)
+    frames = {s.name: s.usable(metric) for s in sweeps}
+    for sweep in sweeps:
+        frame = frames[sweep.name]
+        values, errors = _column(frame, f.column), frame[metric].to_numpy(float)
+        keep = _present(values)
+        if len(np.unique(values[keep])) > 1:
+            result.comparisons.append(Comparison(sweep.name, _split(values[keep], errors[keep], f)))
+            if f.numeric:
+                x, e = values[keep].astype(float), errors[keep]
+                result.scatter.append((sweep.name, x, e, good_range(x, e, seed=seed)))
+    result.comparisons += _across(sweeps, frames, f, metric)
+    rows, tests = [], []
+    for comparison in result.comparisons:
+        for g in comparison.groups:
+            e = g.errors
+            rows.append((comparison.label, g.label, len(e), e.min(), np.median(e), e.mean()))
+        for a, b in itertools.combinations(comparison.groups, 2):
+            if min(len(a.errors), len(b.errors)) < MIN_TEST_MODELS:
+                result.skipped.append(f"{comparison.label}: {a.label} ({len(a.errors)}) vs {b.label} "
+                                      f"({len(b.errors)}): a KS test needs at least {MIN_TEST_MODELS} models per group")
+                continue
+            d, p = ks(a.errors, b.errors)
+            tests.append((comparison.label, a.label, b.label, len(a.errors), len(b.errors), d, p))
+    result.groups = pd.DataFrame(rows, columns=["comparison", "group", "n", "min", "median", "mean"])
+    result.tests = pd.DataFrame(tests, columns=["comparison", "a", "b", "n_a", "n_b", "D", "p"])
+    if not result.comparisons:
+        result.missing, result.commands = _what_to_run(sweeps, f)
+    return result
+
+
+def _column(frame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return frame[column].to_numpy()
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind in "iuf":
+        return np.isfinite(values.astype(float))
+    return np.array([isinstance(v, str) for v in values], dtype=bool)
+
+
+def _split(values: np.ndarray, errors: np.ndarray, f: Factor) -> list[Group]:
+    """Groups by value; a numeric factor with more than MAX_LEVELS values goes into thirds."""
+    levels = np.unique(values)
+    if not f.numeric or len(levels) <= MAX_LEVELS:
+        return [Group(_level_label(f, v), errors[values == v]) for v in levels]
+    x = values.astype(float)
+    cuts = np.unique(np.quantile(x, [1 / 3, 2 / 3]))
+    bins = np.searchsorted(cuts, x, side="right")
+    return [Group(_level_label(f, x[bins == b].min(), x[bins == b].max()), errors[bins == b]) for b in np.unique(bins)]
+
+
+def _level_label(f: Factor, value, high=None) -> str:
+    """'ReLU', 'b = 2' or 'depth 12 to 16'."""
+    if isinstance(value, str):
+        return value
+    if high is None or high == value:
+        return f"{f.short} = {_number(value)}"
+    return f"{f.short} {_number(value)} to {_number(high)}"
+
+
+def _number(value) -> str:
+    return f"{value:g}" if float(value) == round(float(value)) else f"{value:.3g}"
+
+
+# ------------------------------------------------------------------------ across sweeps
+def _across(sweeps, frames, f: Factor, metric: str) -> list[Comparison]:
+    """Pairs of sweeps whose values of the factor do not overlap, differing least otherwise."""
+    values = {}
+    for sweep in sweeps:
+        column = _column(frames[sweep.name], f.column)
+        if _present(column).any():
+            values[sweep.name] = column[_present(column)]
+    pairs = []
+    for a, b in itertools.combinations(values, 2):
+        if set(values[a]).isdisjoint(values[b]):
+            differences = _differences(frames[a], frames[b], f)
+            pairs.append((len(differences), a, b, differences))
+    pairs.sort(key=lambda p: p[0])
+    comparisons = []
+    for count, a, b, differences in pairs[:MAX_PAIRS]:
+        if count > pairs[0][0]:
+            break
+        groups = [Group(f"{_sweep_label(f, values[n])} ({n})", frames[n][metric].to_numpy(float)) for n in (a, b)]
+        caveat = f"these sweeps also differ in {', '.join(differences)}" if differences else ""
+        comparisons.append(Comparison(f"{a} vs {b}", groups, caveat))
+    return comparisons
+
+
+def _sweep_label(f: Factor, values: np.ndarray) -> str:
+    """A whole sweep's value: 'ReLU', 'depth 12 to 28', or 'mostly inverted + depthwise'."""
+    levels, counts = np.unique(values, return_counts=True)
+    if len(levels) == 1:
+        return _level_label(f, levels[0])
+    if f.numeric:
+        return _level_label(f, levels.min(), levels.max())
+    return f"mostly {levels[np.argmax(counts)]}"
+
+
+def _differences(frame_a, frame_b, f: Factor) -> list[str]:
+    """Settings other than the factor in which two sweeps differ (confounders)."""
+    out = []
+    ca, cb = _context(frame_a), _context(frame_b)
+    for key in ca:
+        if key in f.context:
+            continue
+        if ca[key] != cb[key]:
+            out.append(f"{key} ({_describe(ca[key])} vs {_describe(cb[key])})")
+    return out
+
+
+def _context(frame) -> dict:
+    """A sweep's fixed settings: dataset, epochs, sampled parameters and spec context."""
+    specs = [d for d in map(spec_dict, frame["spec"].dropna()) if d] if "spec" in frame.columns else []
+    context = {"dataset": _values(frame.get("dataset")), "epochs": _values(frame.get("epochs")),
+               "sampled parameters": frozenset(c for c in frame.columns if c.startswith("sample.") and "[" not in c)}
+    for key in CONTEXT:
+        context[key] = frozenset(json.dumps(s.get(key)) for s in specs)
+    return context
+
+
+def _values(series) -> frozenset:
+    return frozenset() if series is None else frozenset(str(v) for v in series.dropna().unique())
+
+
+def _describe(values) -> str:
+    items = sorted(v.removeprefix("sample.") if isinstance(v, str) else v for v in values)
+    return ", ".join(str(v).strip('"') for v in items[:4]) + (", ..." if len(items) > 4 else "") or "none"
+
+
+# --------------------------------------------------------------------------- what to run
+SUGGESTIONS = {
+    "depth": ("no sweep varies the depth", [("regnetx", "")]),
+    "bottleneck": ("no sweep varies the bottleneck ratio b", [("anynetx_e", "")]),
+    "group_width": ("no sweep varies the group width g", [("regnetx", "")]),
+    "wm": ("no sweep samples wm (a RegNet parameter)", [("regnetx", "")]),
+    "block": ("no sweep varies the block family; anynetx_e samples depthwise (g = 1) and X blocks in one sweep, and "
+              "mobilenet has inverted bottlenecks (b < 1; it also changes the block, activation and head)",
+              [("anynetx_e", ""), ("mobilenet", "")]),
+}
+
+
+def _what_to_run(sweeps: list[Sweep], f: Factor) -> tuple[str, list[str]]:
+    base = sweeps[0]
+    space = _space_argument(base)
+    if f.key == "activation":
+        act = _base_value(base, "activation")
+        other = "relu" if act == "Swish (SiLU)" else "silu"
+        return (f"no pair of sweeps of one space with ReLU and with Swish; run {space} with --activation {other}",
+                [_command(base, space, f"--activation {other}", f"{space}_{other}")])
+    if f.key == "se":
+        pair = {"regnetx": "regnety", "regnety": "regnetx"}
+        if space in pair:
+            return (f"no sweep with SE to compare with; run {pair[space]} next to {space}",
+                    [_command(base, pair[space], "", pair[space])])
+        return ("no pair of sweeps with and without SE; RegNetY is RegNetX with SE",
+                [_command(base, s, "", s) for s in ("regnetx", "regnety")])
+    message, runs = SUGGESTIONS[f.key]
+    return message, [_command(base, s, extra, s) for s, extra in runs]
+
+
+def _space_argument(sweep: Sweep) -> str:
+    """The --space of the sweep (its definition's, else a shipped space of that name, else regnetx)."""
+    from ..space import shipped_spaces
+
+    given = ((sweep.definition or {}).get("source") or {}).get("space")
+    if given:
+        return str(given)
+    name = _base_value(sweep, "space")
+    return name if name in shipped_spaces() else "regnetx"
+
+
+def _base_value(sweep: Sweep, column: str):
+    if column in sweep.frame.columns and sweep.frame[column].notna().any():
+        return sweep.frame[column].dropna().mode().iloc[0]
+    return None
+
+
+def _command(base: Sweep, space: str, extra: str, out_name: str) -> str:
+    """`designspace sweep` with base's size, data, epochs and windows, for another space/option."""
+    d = base.definition or {}
+    source, recipe = d.get("source") or {}, d.get("recipe") or {}
+    n = d.get("n") or len(base.frame)
+    dataset = (d.get("dataset") or {}).get("name") or _base_value(base, "dataset") or "fashion-mnist"
+    epochs = recipe.get("epochs") or _recipe_epochs(base)
+    parts = ["designspace sweep", "--space", space, "--n", str(n), "--dataset", shlex.quote(str(dataset))]
+    if epochs:
+        parts += ["--epochs", str(epochs)]
+    for metric in ("flops", "params", "acts"):
+        window = source.get(metric)
+        if window:
+            parts += [f"--{metric}", ":".join(_amount(v) for v in window)]
+    if extra:
+        parts.append(extra)
+    parts += ["-o", shlex.quote(str(Path(base.source).parent / out_name))]
+    return " ".join(parts)
+
+
+def _amount(value) -> str:
+    """400000000 -> '400M', as the CLI's windows are written."""
+    if value is None or value == float("inf"):
+        return ""
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale and value % scale == 0:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def _recipe_epochs(sweep: Sweep):
+    if "recipe" in sweep.frame.columns:
+        for text in sweep.frame["recipe"].dropna():
+            try:
+                epochs = json.loads(text).get("epochs")
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            if epochs:
+                return int(epochs)
+    if "epochs" in sweep.frame.columns and sweep.frame["epochs"].notna().any():
+        return int(sweep.frame["epochs"].max())
+    return None

@@ -1,0 +1,374 @@
+"""The analysis report: one self-contained HTML file (figures embedded as base64 PNG) with every
+analysis that the given populations allow.
+
+Sections: summary, error EDFs (n | min | mean), complexity-normalized EDFs (when asked), KS tests
+between every pair, random-search efficiency, bootstrap good ranges of every sampled parameter
+and complexity metric, error against each of them with the range shaded, trends across sweeps,
+training curves of the best and worst models, quantized-linear fits of the best models (per-block
+widths, e_fit), e_fit against error, and the RegNet paper's ablations. What the sweeps cannot
+answer is said, with the sweeps to run.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from . import plot
+from .ablation import FACTOR_KEYS, ablate
+from .bootstrap import FRACTION, RESAMPLES, good_range
+from .compare import check_comparable, curves, ks_table, normalized_curves
+from .edf import MIN_TEST_MODELS, random_search
+from .fits import SAMPLE, TOP, fit_population, stage_runs
+from .load import COMPLEXITY, Sweep, analysed_columns, load_all
+
+CURVES = 5  # best and worst models whose training curves are drawn
+WIDTH_PANELS = 6  # best models whose per-block widths are drawn
+BEST_ROWS = 10  # rows of the best-models table
+SEARCH_SIZES = (1, 4, 16, 32, 64, 256)  # columns of the random-search table
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:0;background:#fafafa}
+main{max-width:1320px;margin:0 auto;padding:16px 28px 60px;background:#fff}
+h1{font-size:1.6em;margin:.4em 0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:2em}
+h3{margin-top:1.6em}nav ol{columns:2;font-size:.95em}p,li{line-height:1.45;max-width:70em}
+table{border-collapse:collapse;font-size:.88em;margin:.6em 0 1em}th,td{padding:3px 10px;border-bottom:1px solid #e3e3e3;
+text-align:left;white-space:nowrap}th{background:#f0f0f0}.n{text-align:right;font-variant-numeric:tabular-nums}
+tr:nth-child(even) td{background:#fbfbfb}figure{margin:.8em 0}img{max-width:100%;height:auto}
+figcaption{font-size:.88em;color:#555;max-width:70em}.note{background:#fff8e1;border-left:4px solid #f0b400;
+padding:6px 12px;margin:.8em 0}.finding{background:#eef5fc;border-left:4px solid #4c9be8;padding:6px 12px}
+pre{background:#f4f4f4;padding:8px 12px;overflow-x:auto;font-size:.88em}.meta{color:#666;font-size:.9em}
+"""
+
+
+class Page:
+    """Sections of HTML, with a table of contents."""
+
+    def __init__(self, title: str):
+        self.title, self.sections = title, []
+
+    def section(self, key: str, title: str) -> list[str]:
+        parts = []
+        self.sections.append((key, title, parts))
+        return parts
+
+    def render(self, meta: str) -> str:
+        toc = "".join(f'<li><a href="#{k}">{html.escape(t)}</a></li>' for k, t, _ in self.sections)
+        body = "".join(f'<section id="{k}"><h2>{html.escape(t)}</h2>{"".join(p)}</section>'
+                       for k, t, p in self.sections)
+        return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}</title>'
+                f'<style>{STYLE}</style></head><body><main><h1>{html.escape(self.title)}</h1>'
+                f'<p class="meta">{meta}</p><nav><ol>{toc}</ol></nav>{body}</main></body></html>\n')
+
+
+def _figure(fig, caption: str) -> str:
+    return (f'<figure><img src="{plot.data_uri(fig)}" alt="{html.escape(caption)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _p(text: str, cls: str | None = None) -> str:
+    return f'<p{f" class={cls!r}" if cls else ""}>{html.escape(text)}</p>'
+
+
+def _commands(commands) -> str:
+    return "<pre>" + html.escape("\n".join(commands)) + "</pre>"
+
+
+def _table(frame, formats: dict | None = None) -> str:
+    """A DataFrame as an HTML table; formats maps a column to a format spec (e.g. '.2f')."""
+    formats = formats or {}
+
+    def cell(column, value):
+        number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        if number and np.isnan(value):
+            text = ""
+        elif number and column in formats:
+            text = format(value, formats[column])
+        else:
+            text = str(value)
+        return f'<td{" class=n" if number else ""}>{html.escape(text)}</td>'
+
+    numeric = [frame[c].map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)).all()
+               for c in frame.columns]
+    head = "".join(f'<th{" class=n" if n else ""}>{html.escape(str(c))}</th>' for c, n in zip(frame.columns, numeric))
+    rows = "".join("<tr>" + "".join(cell(c, v) for c, v in zip(frame.columns, row)) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def build(sweeps: list[Sweep], metric: str = "best_error", normalize: str | None = None, bins: int | None = None,
+          complexity_range: tuple[float | None, float | None] = (None, None), seed: int = 0, top: int = TOP,
+          fit_sample: int | None = SAMPLE, ablations=FACTOR_KEYS, title: str | None = None, intro: str = "",
+          missing: list[tuple[str, str]] = ()) -> str:
+    """The report's HTML for these sweeps (see the module docstring for its sections)."""
+    notes = check_comparable(sweeps)
+    plain = curves(sweeps, metric)
+    usable = {s.name: s.usable(metric) for s in sweeps}
+    page = Page(title or "Design-space analysis: " + ", ".join(s.name for s in sweeps))
+    _summary(page.section("summary", "Summary"), sweeps, usable, metric, notes, intro, missing)
+    _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range)
+    columns = {s.name: analysed_columns(usable[s.name]) for s in sweeps}
+    ranges = {s.name: {c: good_range(usable[s.name][c], usable[s.name][metric], seed=seed) for c in columns[s.name]}
+              for s in sweeps}
+    _good_ranges(page, sweeps, usable, columns, ranges, metric)
+    _trends(page, sweeps, usable, columns, ranges)
+    _training_curves(page, sweeps, usable, metric)
+    _fits(page, sweeps, usable, metric, top, fit_sample, seed)
+    _ablations(page, sweeps, metric, ablations, seed)
+    _methods(page.section("methods", "Methods"))
+    meta = (f"{len(sweeps)} population{'s' if len(sweeps) > 1 else ''}; error metric <b>{html.escape(metric)}</b>; "
+            f"bootstrap seed {seed}. Generated by designspace.")
+    return page.render(meta)
+
+
+def write(paths, output, **options) -> Path:
+    """Load the populations at `paths`, build the report and write it to `output`."""
+    check_output(output)
+    return save(build(load_all(paths), **options), output)
+
+
+def check_output(output) -> Path:
+    """The output path, or ValueError before any work when it is not an .html file."""
+    output = Path(output)
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"{output}: the report is HTML; use a .html file name")
+    return output
+
+
+def save(text: str, output) -> Path:
+    """Write the page atomically (a failed run never leaves half a report)."""
+    from ..samples_io import atomic_write
+
+    return atomic_write(check_output(output), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+# -------------------------------------------------------------------------------- sections
+def _summary(parts, sweeps, usable, metric, notes, intro, missing):
+    import pandas as pd
+
+    if intro:
+        parts.append(_p(intro))
+    rows = []
+    for s in sweeps:
+        frame, errors = s.frame, usable[s.name][metric]
+        row = {"sweep": s.name, "source": s.source, "space": _distinct(frame, "space"),
+               "dataset": _distinct(frame, "dataset"), "epochs": _distinct(frame, "epochs", max),
+               "models": len(frame), "used": len(errors),
+               "excluded": s.excluded_text(metric).replace(" excluded", "") or "none",
+               "best %": errors.min(), "median %": errors.median(), "mean %": errors.mean()}
+        flops = frame["flops"].to_numpy(float) if "flops" in frame else np.array([])
+        if np.isfinite(flops).any():
+            unit, scale = plot.axis("flops", flops)
+            low, high = np.nanmin(flops) * scale, np.nanmax(flops) * scale
+            row[unit.replace("flops", "flops range")] = f"{low:.4g} to {high:.4g}"
+        rows.append(row)
+    parts.append(_table(pd.DataFrame(rows).fillna(""), {"best %": ".2f", "median %": ".2f", "mean %": ".2f"}))
+    parts.append(_p("Models that diverged or failed have no error and are left out of every analysis below "
+                    "(counted under 'excluded'); they are never plotted as 0."))
+    for note in notes:
+        parts.append(_p(note, "note"))
+    if missing:
+        parts.append(_p(f"{len(missing)} sweep(s) of this study have no results yet and are left out; run:", "note"))
+        parts.append(_commands(cmd for _, cmd in missing))
+
+
+def _distinct(frame, column: str, reduce=None) -> str:
+    """The values of a column, joined ('regnetx'), or reduced (the most epochs); '' when absent."""
+    if column not in frame or not frame[column].notna().any():
+        return ""
+    values = frame[column].dropna()
+    if reduce:
+        return str(reduce(values))
+    return ", ".join(sorted(values.astype(str).unique()))
+
+
+def _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range):
+    parts = page.section("edf", "Error EDFs")
+    excluded = "; ".join(f"{s.name}: {s.excluded_text(metric)}" for s in sweeps if s.excluded_text(metric))
+    parts.append(_figure(plot.edf_figure([(c.name, c.errors, None) for c in plain], metric),
+                         "Error EDF: the fraction of models with an error below x. The legend gives the number of "
+                         "models, the best error and the mean error (the area to the left of the curve)."
+                         + (f" Excluded: {excluded}." if excluded else "")))
+    tables = [("Unnormalized", ks_table(plain))]
+    if normalize:
+        lo, hi = complexity_range
+        weighted, info = normalized_curves(sweeps, metric, normalize, bins, lo, hi)
+        label, scale = plot.axis(normalize, np.concatenate([c.complexity for c in weighted]))
+        section = page.section("normalized", f"EDFs normalized by {normalize}")
+        section.append(_figure(
+            plot.normalized_figure([(c.name, c.errors, c.weights) for c in weighted], metric, normalize,
+                                   [c.complexity for c in weighted], info.lo, info.hi, info.bins),
+            f"Each model is weighted by 1/(k m_j), m_j being the models of its sweep in its {normalize} bin j of k = "
+            f"{info.bins} linear bins over {info.lo * scale:.4g} to {info.hi * scale:.4g} ({label}), so that every "
+            f"sweep's {normalize} distribution is uniform over that range (left). Differences that remain in the "
+            "normalized error EDFs (right) are not due to complexity. Models in range: "
+            + ", ".join(f"{n}: {k}" for n, k in info.inside.items()) + "."))
+        tables.append((f"Normalized by {normalize} (weighted EDFs; n are effective sizes)", ks_table(weighted)))
+    if len(sweeps) > 1:
+        parts = page.section("ks", "KS tests between sweeps")
+        parts.append(_p("Two-sample Kolmogorov-Smirnov test per pair: D is the largest vertical gap between the two "
+                        "EDFs, p the chance of a gap at least that large if both came from one distribution."))
+        for caption, table in tables:
+            parts.append(f"<h3>{html.escape(caption)}</h3>")
+            parts.append(_table(table, {"n_a": ".4g", "n_b": ".4g", "D": ".3f", "p": ".3g"}))
+    search = [(c.name, random_search(c.errors)) for c in plain]
+    parts = page.section("random-search", "Random-search efficiency")
+    parts.append(_figure(plot.random_search_figure(search, metric),
+                         "Expected best error of an experiment that trains m models drawn at random from the "
+                         "population (with replacement), computed exactly from the EDF; the band holds 95% of such "
+                         "experiments. A steeper curve means good models are easier to find."))
+    import pandas as pd
+
+    rows = [{"sweep": name, **{f"m={m}": float(t.loc[t["m"] == m, "mean"].iloc[0]) if m in set(t["m"]) else np.nan
+                               for m in SEARCH_SIZES}} for name, t in search]
+    parts.append(_table(pd.DataFrame(rows), {f"m={m}": ".2f" for m in SEARCH_SIZES}))
+
+
+def _good_ranges(page, sweeps, usable, columns, ranges, metric):
+    import pandas as pd
+
+    parts = page.section("good-ranges", "Where the good models lie (bootstrap)")
+    parts.append(_p(f"For every sampled parameter and complexity metric: resample {FRACTION:.0%} of the models with "
+                    f"replacement, keep the best, repeat {RESAMPLES:,} times; the 2.5th and 97.5th percentiles of the "
+                    "kept models' values bound the 95% good range and the median is the likely best value."))
+    for s in sweeps:
+        frame = usable[s.name]
+        parts.append(f"<h3>{html.escape(s.name)}</h3>")
+        if not columns[s.name]:
+            parts.append(_p(f"{s.name}: no parameter or complexity metric to analyse.", "note"))
+            continue
+        rows = []
+        for c in columns[s.name]:
+            name, scale = plot.axis(c, frame[c].to_numpy(float))
+            low, best, high = (v * scale for v in ranges[s.name][c])
+            values = frame[c].to_numpy(float) * scale
+            rows.append({"parameter": name, "good low": low, "best": best, "good high": high,
+                         "min": np.nanmin(values), "max": np.nanmax(values)})
+        parts.append(_table(pd.DataFrame(rows), dict.fromkeys(["good low", "best", "good high", "min", "max"], ".4g")))
+        parts.append(_figure(plot.values_figure(frame, columns[s.name], metric, ranges[s.name],
+                                                f"{s.name}: error against each parameter"),
+                             f"{s.name}: each dot is a model; blue: 95% bootstrap range of the best models' values, "
+                             "black line: its median."))
+
+
+def _trends(page, sweeps, usable, columns, ranges):
+    common = [c for c in columns[sweeps[0].name] if all(c in columns[s.name] for s in sweeps)]
+    if len(sweeps) < 2 or not common:
+        return
+    stats = {}
+    for s in sweeps:
+        for c in common:
+            values = usable[s.name][c].to_numpy(float)
+            low, best, high = ranges[s.name][c]
+            stats[(s.name, c)] = (np.nanmin(values), low, best, high, np.nanmax(values))
+    parts = page.section("trends", "Trends across sweeps")
+    parts.append(_figure(plot.trends_figure([s.name for s in sweeps], common, stats),
+                         "Per parameter and sweep: the sampled range (grey), the 95% good range of the best models "
+                         "(blue) and its median (black)."))
+
+
+def _training_curves(page, sweeps, usable, metric):
+    parts = None
+    for s in sweeps:
+        frame = usable[s.name]
+        if "test_error" not in frame or not frame["test_error"].map(lambda v: len(plot.per_epoch(v)) > 0).any():
+            continue
+        parts = parts if parts is not None else page.section("curves", "Training curves of the best and worst models")
+        ordered = frame.sort_values(metric, kind="stable")
+        parts.append(_figure(plot.curves_figure(ordered.head(CURVES), ordered.tail(CURVES).iloc[::-1], metric,
+                                                f"{s.name}: the {CURVES} best (blue, solid) and worst (red, dashed)"),
+                             f"{s.name}: test error and training loss per epoch."))
+
+
+def _fits(page, sweeps, usable, metric, top, fit_sample, seed):
+    import pandas as pd
+
+    fitted = []
+    parts = page.section("fits", "Best models and their quantized-linear fits")
+    parts.append(_p("RegNet's rule: block j has width w0 * wm^round(log(u_j / w0) / log(wm)), u_j = w0 + wa * j, "
+                    "rounded to a multiple of 8. Each model's per-block widths are fitted with designspace.regnet.fit; "
+                    "e_fit is the mean |log(fitted / actual width)| (0: the model is exactly a RegNet)."))
+    for s in sweeps:
+        frame = usable[s.name]
+        if "spec" not in frame or not frame["spec"].notna().any():
+            parts.append(_p(f"{s.name}: no per-block widths (these models have no spec, e.g. NAS cells).", "note"))
+            continue
+        fits = fit_population(frame, metric, top, fit_sample, seed)
+        fitted.append((s.name, fits))
+        best = fits[fits["group"] == "best"].head(BEST_ROWS)
+        models = frame.drop_duplicates("id").set_index("id")
+        units = {c: plot.axis(c, frame[c].to_numpy(float)) for c in COMPLEXITY
+                 if c in frame and np.isfinite(frame[c].to_numpy(float)).any()}
+        rows = []
+        for rank, row in enumerate(best.itertuples(index=False), 1):
+            rows.append({"rank": rank, "id": row.id, "error %": row.error,
+                         **{name: models.at[row.id, c] * scale for c, (name, scale) in units.items()},
+                         "blocks": row.depth,
+                         "widths x blocks": " ".join(f"{w}x{n}" for w, n in stage_runs(row.observed)),
+                         "w0": row.w0, "wa": row.wa, "wm": row.wm, "e_fit": row.e_fit})
+        parts.append(f"<h3>{html.escape(s.name)}</h3>")
+        formats = {"error %": ".2f", "wa": ".2f", "wm": ".3f", "e_fit": ".4f"}
+        formats.update((name, ".4g") for name, _ in units.values())
+        parts.append(_table(pd.DataFrame(rows), formats))
+        figure = plot.widths_figure(best.head(WIDTH_PANELS), f"{s.name}: per-block widths of the best models")
+        parts.append(_figure(figure, f"{s.name}: dots are the model's block widths, the dashed line its fitted "
+                                     "quantized-linear widths and the dotted line the continuous widths w0 + wa * j "
+                                     "(log scale)."))
+    if fitted:
+        parts = page.section("e-fit", "e_fit against error")
+        n_random = {name: int((f["group"] == "random").sum()) for name, f in fitted}
+        parts.append(_figure(plot.efit_figure(fitted, metric),
+                             f"Error against e_fit: the {top} best models of each sweep (red) and a random sample of "
+                             "the others (grey; " + ", ".join(f"{n}: {k}" for n, k in n_random.items())
+                             + f" models, seed {seed}). The paper finds that good models have a small e_fit."))
+
+
+def _ablations(page, sweeps, metric, keys, seed):
+    if not keys:
+        return
+    parts = page.section("ablations", "Ablations of the RegNet paper")
+    parts.append(_p("Each factor is compared within a sweep where it varies from model to model, and between two "
+                    "sweeps whose values of it do not overlap (the pairs that differ least otherwise; other "
+                    f"differences are named, as they confound the comparison). Groups of fewer than {MIN_TEST_MODELS} "
+                    "models get no test."))
+    for key in keys:
+        result = ablate(sweeps, key, metric, seed)
+        parts.append(f'<h3 id="ablation-{key}">{html.escape(result.factor.title)}</h3>')
+        parts.append(_p("Paper: " + result.factor.finding, "finding"))
+        if not result.comparisons:
+            parts.append(_p(f"These sweeps cannot answer this: {result.missing}. Run:", "note"))
+            parts.append(_commands(result.commands))
+            continue
+        parts.append(_figure(plot.ablation_figure(result, metric),
+                             f"{result.factor.title}: error EDFs per group"
+                             + (" and error against the factor with its 95% bootstrap good range" if result.scatter
+                                else "") + "."))
+        for comparison in result.comparisons:
+            if comparison.caveat:
+                parts.append(_p(f"{comparison.label}: {comparison.caveat}.", "note"))
+        parts.append(_table(result.groups, {"min": ".2f", "median": ".2f", "mean": ".2f"}))
+        if len(result.tests):
+            parts.append(_table(result.tests, {"D": ".3f", "p": ".3g"}))
+        for line in result.skipped:
+            parts.append(_p(line, "note"))
+        if result.scatter:
+            import pandas as pd
+
+            table = pd.DataFrame([(name, *good) for name, _, _, good in result.scatter],
+                                 columns=["sweep", "good low", "best", "good high"])
+            parts.append(_table(table, dict.fromkeys(["good low", "best", "good high"], ".4g")))
+
+
+def _methods(parts):
+    parts.append("<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in (
+        "Error EDF F(e): fraction of models with error below e (Radosavovic et al. 2019, 2020).",
+        "Normalized EDF: weights 1/(k m_j) over k linear complexity bins of a common range, models outside it get "
+        "weight 0 (NDS).",
+        "KS test: scipy.stats.ks_2samp; weighted EDFs use effective sizes (sum w)^2 / sum w^2.",
+        f"Good ranges: empirical bootstrap, {RESAMPLES:,} resamples of {FRACTION:.0%} of the models with replacement, "
+        "percentiles 2.5 / 50 / 97.5 of the best model's value (DDS section 3.1, as pycls).",
+        "Random search: the distribution of the best of m models drawn by weight, computed exactly from the EDF.",
+        "e_fit: designspace.regnet.fit on each model's per-block widths (DDS section 3.3).",
+    )) + "</ul>")

@@ -1,0 +1,207 @@
+"""The HTML report, the comparison layer, the figures, the CLI commands and the shipped studies."""
+
+import argparse
+import base64
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_analysis_load import FASHION, write_sweep
+
+import designspace as ds
+from designspace.analysis import build_report, curves, ks, ks_table, load, load_all, normalized_curves
+from designspace.analysis import plot
+from designspace.analysis.commands import register
+from designspace.analysis.study import load_study
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("summary", "edf", "normalized", "ks", "random-search", "good-ranges", "trends", "curves", "fits", "e-fit",
+            "ablations", "methods")
+
+
+@pytest.fixture(scope="module")
+def two_sweeps(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweeps")
+    write_sweep(root / "rx", n=40, diverged=2, failed=1)
+    write_sweep(root / "e", space="anynetx_e", n=40, seed=1)
+    return root
+
+
+def test_report_holds_every_section_and_is_self_contained(two_sweeps):
+    sweeps = load_all([two_sweeps / "rx", two_sweeps / "e"])
+    page = build_report(sweeps, normalize="flops", top=5, fit_sample=10)
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    for key in SECTIONS:
+        assert f'<section id="{key}">' in page
+    assert not re.search(r'(src|href)="(https?:|//)', page) and "<script" not in page and "<link" not in page
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) >= 12 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert "2 diverged, 1 failed" in page
+    errors = [s.usable()["best_error"].to_numpy() for s in sweeps]
+    d, p = ks(*errors)
+    assert f"<td class=n>{d:.3f}</td><td class=n>{p:.3g}</td>" in page
+    # RegNetX fixes b = 1 and has no SE: those ablations say which sweeps to run instead
+    assert f"designspace sweep --space regnety --n 40 --dataset fashion-mnist --epochs 4 -o {two_sweeps / 'regnety'}" \
+        in page
+
+
+def test_comparisons_and_their_bad_input(tmp_path):
+    write_sweep(tmp_path / "a", n=30, flops=(20e6, 30e6))
+    write_sweep(tmp_path / "b", n=30, seed=3, flops=(25e6, 40e6))
+    sweeps = load_all([tmp_path / "a", tmp_path / "b"])
+    weighted, info = normalized_curves(sweeps, by="flops", bins=3)
+    lo = max(s.usable()["flops"].min() for s in sweeps)
+    hi = min(s.usable()["flops"].max() for s in sweeps)
+    assert (info.lo, info.hi, info.bins) == (lo, hi, 3)
+    for curve in weighted:
+        assert np.isclose(curve.weights.sum(), 1.0) and np.all(curve.weights[(curve.complexity <= lo)] == 0)
+    table = ks_table(weighted)
+    assert table[["a", "b"]].values.tolist() == [["a", "b"]]
+    assert table["D"].iloc[0] == ks(weighted[0].errors, weighted[1].errors, weighted[0].weights, weighted[1].weights)[0]
+    with pytest.raises(ValueError, match=r"a: normalizing by flops: bin \d+ of 200 .* holds no model"):
+        normalized_curves(sweeps, by="flops", bins=200)
+    with pytest.raises(ValueError, match="cannot normalize by 'memory'; use one of flops, params, acts"):
+        normalized_curves(sweeps, by="memory")
+    write_sweep(tmp_path / "small", n=20, flops=(50e6, 60e6))
+    with pytest.raises(ValueError, match="the flops ranges of the sweeps do not overlap"):
+        normalized_curves(load_all([tmp_path / "a", tmp_path / "small"]), by="flops")
+
+
+def test_sweeps_on_different_datasets_or_without_usable_models_are_refused(tmp_path):
+    write_sweep(tmp_path / "a", n=10)
+    other = write_sweep(tmp_path / "b", n=10)
+    import pandas as pd
+
+    table = pd.read_parquet(other / "results.parquet").assign(dataset="cifar10")
+    table.to_parquet(other / "results.parquet")
+    with pytest.raises(ValueError, match=r"different datasets \(a: fashion-mnist; b: cifar10\)"):
+        build_report(load_all([tmp_path / "a", tmp_path / "b"]))
+    write_sweep(tmp_path / "dead", n=6, failed=6)
+    with pytest.raises(ValueError, match=r"dead: no model has a finite best_error \(6 failed models excluded\)"):
+        curves([load(tmp_path / "dead")])
+
+
+# ------------------------------------------------------------------------------- figures
+def test_axis_labels_carry_units():
+    assert plot.axis("flops", [3e7, 4e7]) == ("flops (MF)", 1e-6)
+    assert plot.axis("flops", [4e8, 3.2e9]) == ("flops (GF)", 1e-9)
+    assert plot.axis("params", [2e4, 9e4]) == ("params (k)", 1e-3)
+    assert plot.axis("acts", [2e5, 9e6]) == ("activations (M)", 1e-6)
+    assert plot.axis("sample.width[3]") == ("width[3] (channels)", 1.0)
+    assert plot.axis("total_depth") == ("depth (blocks)", 1.0)
+    assert plot.error_label("best_error") == "top-1 test error, best epoch (%)"
+    assert plot.summary_label("rx", [9.0, 7.5, 10.5]) == "rx: n=3 | min 7.50 | mean 9.00"
+    assert plot.summary_label("rx", [9.0, 7.5, 10.5], [0.0, 1.0, 3.0]) == "rx: n=2 | min 7.50 | mean 9.75"
+
+
+def test_error_axes_stop_at_the_99th_percentile_only_for_far_outliers():
+    lo, hi, clipped = plot.error_limits(np.r_[np.linspace(8, 12, 200), 90.0])
+    assert clipped and hi < 13
+    lo, hi, clipped = plot.error_limits(np.linspace(8, 12, 200))
+    assert not clipped and lo < 8 and 12 < hi < 12.5
+
+
+def test_figures_save_by_extension(tmp_path):
+    fig = plot.edf_figure([("a", np.array([1.0, 2.0, 3.0]), None)])
+    assert plot.save(fig, tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
+    assert b"<svg" in plot.save(fig, tmp_path / "e.svg").read_bytes()[:400]
+    with pytest.raises(ValueError, match="use .png or .svg"):
+        plot.save(fig, tmp_path / "e.jpg")
+
+
+# ----------------------------------------------------------------------------------- CLI
+def cli(*argv):
+    parser = argparse.ArgumentParser(prog="designspace")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args([str(a) for a in argv])
+    args.run(args)
+
+
+def test_edf_command(two_sweeps, tmp_path, capsys):
+    cli("edf", two_sweeps / "rx", two_sweeps / "e", "-o", tmp_path / "edf.svg")
+    out, err = capsys.readouterr()
+    rx, e = (load(two_sweeps / n).usable()["best_error"] for n in ("rx", "e"))
+    assert out.splitlines()[0] == plot.summary_label("rx", rx)
+    d, p = ks(rx, e)
+    assert out.splitlines()[2] == f"KS rx vs e: D={d:.3f} p={p:.3g}, " + (
+        "differ (p < 0.05)" if p < 0.05 else "no evidence of a difference")
+    assert "rx: 2 diverged, 1 failed models excluded" in err
+    assert (tmp_path / "edf.svg").read_text().lstrip().startswith("<?xml")
+    cli("edf", two_sweeps / "rx", two_sweeps / "e", "-o", tmp_path / "n.png", "--normalize", "flops", "--bins", "2",
+        "--range", "25M:")
+    assert (tmp_path / "n.png").read_bytes()[:4] == b"\x89PNG"
+    out, _ = capsys.readouterr()
+    weighted, _ = normalized_curves(load_all([two_sweeps / "rx", two_sweeps / "e"]), by="flops", bins=2, lo=25e6)
+    assert out.splitlines()[0] == plot.summary_label("rx", weighted[0].errors, weighted[0].weights)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "{rx}", "-o", "{tmp}/r.pdf"], "the report is HTML; use a .html file name"),
+    (["report", "{rx}", "-o", "{tmp}/r.html", "--ablations", "depth,colour"], "--ablations: unknown colour"),
+    (["edf", "{tmp}/nowhere", "-o", "{tmp}/e.png"], "no such file or directory"),
+    (["edf", "{rx}", "-o", "{tmp}/e.png", "--normalize", "flops", "--bins", "500"], "holds no model"),
+    (["study", "{tmp}/none.toml"], "no such study file"),
+])
+def test_command_errors_are_one_line(two_sweeps, tmp_path, argv, message):
+    argv = [a.format(rx=two_sweeps / "rx", tmp=tmp_path) for a in argv]
+    with pytest.raises(ValueError) as e:
+        cli(*argv)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_study_command_reports_what_exists_and_lists_what_to_run(two_sweeps, tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text(f"""
+title = "RegNetX against AnyNetX_E"
+description = "A test study."
+ablations = ["depth"]
+
+[[sweeps]]
+name = "RegNetX"
+path = "{two_sweeps / 'rx'}"
+run = "designspace sweep --space regnetx --n 40 -o {two_sweeps / 'rx'}"
+
+[[sweeps]]
+path = "{tmp_path / 'later'}"
+run = "designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}"
+""")
+    cli("study", study, "--commands")
+    out, _ = capsys.readouterr()
+    assert out == f"designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}\n"
+    cli("study", study, "-o", tmp_path / "s.html")
+    page = (tmp_path / "s.html").read_text()
+    assert "<h1>RegNetX against AnyNetX_E</h1>" in page and "A test study." in page
+    assert f"designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}" in page
+    assert 'id="ablation-depth"' in page and 'id="ablation-se"' not in page
+    study.write_text(study.read_text().replace(str(two_sweeps / "rx"), str(tmp_path / "not_yet")))
+    with pytest.raises(ValueError, match="none of its 2 sweeps has results yet"):
+        cli("study", study)
+    study.write_text('title = "x"\ncolour = "red"\n')
+    with pytest.raises(ValueError, match="unknown key\\(s\\) colour"):
+        load_study(study)
+
+
+def test_shipped_studies_name_valid_feasible_sweeps():
+    """Every run command of analysis/*.toml is a valid `designspace sweep` command line writing to
+    the sweep's path, and its space fills the window in the Fashion-MNIST context."""
+    from designspace.cli import build_parser
+
+    studies = sorted((ROOT / "analysis").glob("*.toml"))
+    assert {"anynet_refinements", "regnet_vs_anynet", "swish_vs_relu", "depth", "bottleneck", "se",
+            "inverted_bottleneck"} <= {s.stem for s in studies}
+    commands = {}
+    for path in studies:
+        study = load_study(path)
+        assert study.title and study.description and len(study.sweeps) >= 2
+        for sweep in study.sweeps:
+            argv = shlex.split(sweep.run)
+            assert argv[:2] == ["designspace", "sweep"]
+            args = build_parser().parse_args(argv[1:])
+            assert Path(args.output) == sweep.path and args.dataset == "fashion-mnist"
+            assert commands.setdefault(str(sweep.path), sweep.run) == sweep.run  # one command per directory
+    for run in commands.values():
+        args = build_parser().parse_args(shlex.split(run)[1:])
+        space = ds.load_space(args.space).with_context(**FASHION, activation=args.activation)
+        assert len(space.sample(args.n, seed=args.seed, flops=args.flops)) == args.n
