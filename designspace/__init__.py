@@ -18,6 +18,7 @@ _LAZY = {
     "from_pycls": ("designspace.pycls_config", "from_pycls"),
     "load_space": ("designspace.space", "load_space"),
     "regnet": ("designspace.regnet", None),
+    "analysis": ("designspace.analysis", None),
 }
 
 __all__ = ["ModelSpec", "complexity", *_LAZY]

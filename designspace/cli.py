@@ -119,6 +119,11 @@ def cmd_spaces(args) -> None:
 
 
 def cmd_fit(args) -> None:
+    if len(args.widths) == 1 and Path(args.widths[0]).exists():
+        from .analysis import fit_report
+
+        print(fit_report(args.widths[0], top=args.top))
+        return
     from .regnet import fit
 
     try:
@@ -395,12 +400,18 @@ def build_parser() -> argparse.ArgumentParser:
     spaces = commands.add_parser("spaces", help="list the shipped design spaces")
     spaces.set_defaults(run=cmd_spaces)
 
-    fit = commands.add_parser("fit", help="fit RegNet's quantized linear widths to per-block widths",
+    fit = commands.add_parser("fit", help="fit RegNet's quantized linear widths to per-block widths or a sweep",
                               description="Find (w0, wa, wm) whose RegNet widths best match the given per-block "
-                                          "widths, and report e_fit (mean |log ratio|).")
-    fit.add_argument("widths", nargs="+", help="per-block widths, e.g. 24 56 152 152 152 152 368")
-    fit.add_argument("--json", action="store_true", help="print JSON")
+                                          "widths, and report e_fit (mean |log ratio|); given a sweep directory, "
+                                          "fit its best models.")
+    fit.add_argument("widths", nargs="+", help="per-block widths, e.g. 24 56 152 152 152 152 368, or a sweep DIR")
+    fit.add_argument("--top", type=positive_int, default=10, help="with a sweep DIR: how many best models (default 10)")
+    fit.add_argument("--json", action="store_true", help="print JSON (per-block widths only)")
     fit.set_defaults(run=cmd_fit)
+
+    from .analysis.commands import register
+
+    register(commands)
     return parser
 
 

@@ -51,7 +51,7 @@ ACTIVATION_NAMES = {"relu": "relu", "silu": "silu", "swish": "silu"}
 def from_pycls(cfg: Any) -> ModelSpec:
     """The ModelSpec of a pycls config: a YAML path, a nested dict, or a dict of dotted keys."""
     values = dict(DEFAULTS)
-    values.update(_flatten(_load(cfg)))
+    values.update(flatten_config(_load(cfg)))
     for section in ("ANYNET", "REGNET"):
         unknown = sorted(k for k in values if k.startswith(section + ".") and k not in DEFAULTS)
         if unknown:
@@ -147,13 +147,13 @@ def _load(cfg: Any) -> dict:
     return cfg
 
 
-def _flatten(cfg: dict, prefix: str = "") -> dict:
+def flatten_config(cfg: dict, prefix: str = "") -> dict:
     """{"MODEL": {"TYPE": x}} and {"MODEL.TYPE": x} both become {"MODEL.TYPE": x}."""
     flat = {}
     for key, value in cfg.items():
         name = f"{prefix}{str(key).upper()}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
+            flat.update(flatten_config(value, name + "."))
         else:
             flat[name] = value
     return flat

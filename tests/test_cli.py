@@ -1,6 +1,7 @@
 """The command line as a user runs it: a real subprocess, real files."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -24,6 +25,9 @@ def test_headline_sample_command_is_reproducible(tmp_path):
     result = run("sample", "--space", "regnetx", "--n", 500, "--flops", "360e6:400e6", "-o", a)
     run("sample", "--space", "regnetx", "--n", 500, "--flops", "360M:400M", "-o", b)
     assert a.read_bytes() == b.read_bytes()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert a.stat().st_mode & 0o777 == 0o666 & ~umask  # written atomically, with the usual permissions
     assert "sampled 500 unique regnetx models" in result.stderr
     lines = [json.loads(line) for line in a.read_text().splitlines()]
     assert len(lines) == 500
