@@ -157,10 +157,7 @@ class Space:
 
     def _record(self, row: dict, windows) -> dict | None:
         """The exact (scalar) spec and complexity of one accepted candidate, or None."""
-        try:
-            spec = self._spec(row)
-        except ValueError:
-            return None
+        spec = self._spec(row)
         cx = complexity(spec)
         if any(not lo <= cx[m] <= hi for m, (lo, hi) in windows.items()):
             return None
@@ -371,8 +368,12 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
     for key in ("depth", "width", "w0", "group_width", "num_groups"):
         if key in parameters and not (parameters[key].is_integer and parameters[key].values.min() >= 1):
             raise ValueError(f"parameters.{key}: values must be positive integers")
-    if "bottleneck_ratio" in parameters and not (parameters["bottleneck_ratio"].values > 0).all():
-        raise ValueError("parameters.bottleneck_ratio: values must be positive")
+    if "bottleneck_ratio" in parameters:
+        ratios = parameters["bottleneck_ratio"].values
+        expansions = 1.0 / ratios[ratios > 0]
+        if not (ratios > 0).all() or not ((expansions < 1) | (expansions == np.round(expansions))).all():
+            raise ValueError("parameters.bottleneck_ratio: values must be positive, and below 1 only as 1/e for an "
+                             f"integer expansion e (got {ratios.tolist()})")
 
     constraints = data.get("constraints", {})
     _keys("constraints.", constraints, CONSTRAINT_KEYS)

@@ -162,3 +162,11 @@ def test_regnet_stage_constraint_is_configurable():
            "constraints": {"stages": [2, 3]}}
     records = parse_space(doc).sample(10, seed=0)
     assert {len(r["spec"]["depths"]) for r in records} <= {2, 3}
+
+
+def test_inverted_bottlenecks_need_an_integer_expansion(tmp_path):
+    path = tmp_path / "inverted.toml"
+    path.write_text(USER_SPACE.replace('block_type = "res_basic_block"', 'block_type = "res_bottleneck_linear_block"')
+                    + "bottleneck_ratio = { values = [1.0, 0.4] }\ngroup_width = 1\n")
+    with pytest.raises(ValueError, match="parameters.bottleneck_ratio: .*integer expansion"):
+        ds.load_space(path)
