@@ -168,7 +168,8 @@ def run_sweep(directory, models: list[dict], definition: dict, *, address=None, 
               resume: bool = False, progress: bool | None = None) -> ResultsTable:
     """Train every model of the sweep that has no finished row yet; return the results table."""
     table = open_directory(directory, definition, resume)
-    todo = [m for m in models if m["id"] not in table.finished_ids()]
+    finished = table.finished_ids()
+    todo = [m for m in models if m["id"] not in finished]
     if not todo:
         return table
     ray = connect(address)

@@ -98,7 +98,10 @@ class Engine:
 
 def train(spec: ModelSpec, dataset: Dataset, recipe: Recipe = Recipe(), engine: Engine = Engine(),
           progress: bool | None = None) -> dict:
-    """Train `spec` on `dataset`; return the result record (status ok, diverged or failed)."""
+    """Train `spec` on `dataset`; return the result record (status ok, diverged or failed).
+
+    A spec that does not fit the dataset's images or classes is a ValueError before training.
+    """
     check_compatible(spec, dataset)
     device = engine.resolve_device()
     progress = sys.stderr.isatty() if progress is None else progress
@@ -262,7 +265,9 @@ def choose_threads(model, batches: Batches, threads) -> int:
         torch.set_num_threads(1)
         return 1
     probe = copy.deepcopy(model).train()
-    images, labels = next(batches.epoch())
+    # The first images, not a shuffled batch: the probe must not advance the data generator, or
+    # "auto" would train on another order than a fixed thread count does.
+    images, labels = batches.normalize(batches.images[:batches.batch_size]), batches.labels[:batches.batch_size]
     timings = {}
     for count in candidates:
         torch.set_num_threads(count)

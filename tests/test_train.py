@@ -71,10 +71,12 @@ def test_spec_and_data_must_match(data):
         train(TINY.replace(resolution=28), data, QUICK, ONE_THREAD)
 
 
-def test_automatic_threads_picks_a_measured_count(data):
-    record = train(TINY, data, Recipe(epochs=1), Engine(device="cpu"), progress=False)
+def test_automatic_threads_picks_a_measured_count_and_keeps_the_data_order(data):
+    record = train(TINY, data, QUICK, Engine(device="cpu"), progress=False)
     assert 1 <= record["threads"] <= len(os.sched_getaffinity(0))
     assert torch.get_num_threads() == record["threads"]
+    fixed = train(TINY, data, QUICK, Engine(device="cpu", threads=record["threads"]), progress=False)
+    assert fixed["train_loss"] == record["train_loss"] and fixed["test_error"] == record["test_error"]
 
 
 def test_schedule_warms_up_then_follows_a_half_cosine():
