@@ -122,3 +122,13 @@ def test_suggested_sweeps_for_an_imported_population_use_a_shipped_space(tmp_pat
     result = ablate([load(path)], "activation")
     assert result.commands == [f"designspace sweep --space regnetx --n 6 --dataset cifar10 --epochs 3 "
                                f"--activation silu -o {path.parent / 'regnetx_silu'}"]
+
+
+def test_numeric_factors_compare_sweeps_only_when_their_ranges_do_not_overlap():
+    from designspace.analysis.ablation import FACTORS, _separate
+
+    wm = next(f for f in FACTORS if f.key == "wm")
+    assert not _separate(wm, np.array([2.01, 2.5, 2.99]), np.array([2.04, 2.98]))  # no shared value, same range
+    assert _separate(wm, np.array([2.0, 2.2]), np.array([2.5, 2.9]))
+    activation = next(f for f in FACTORS if not f.numeric)
+    assert _separate(activation, np.array(["relu"]), np.array(["silu"]))

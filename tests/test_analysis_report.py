@@ -181,6 +181,14 @@ run = "designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}"
     study.write_text('title = "x"\ncolour = "red"\n')
     with pytest.raises(ValueError, match="unknown key\\(s\\) colour"):
         load_study(study)
+    for text, message in (
+        ('title = "x"\n[[sweeps]]\npath = 5\nrun = "r"\n', "needs a path \\(a string\\)"),
+        ('title = "x"\nablations = "depth"\n[[sweeps]]\npath = "a"\nrun = "r"\n', "ablations must be a list"),
+        ('title = "x"\noutput = 5\n[[sweeps]]\npath = "a"\nrun = "r"\n', "output must be a file name"),
+    ):
+        study.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            load_study(study)
 
 
 def test_shipped_studies_name_valid_feasible_sweeps():

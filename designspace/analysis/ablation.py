@@ -179,7 +179,7 @@ def _across(sweeps, frames, f: Factor, metric: str) -> list[Comparison]:
             values[sweep.name] = column[_present(column)]
     pairs = []
     for a, b in itertools.combinations(values, 2):
-        if set(values[a]).isdisjoint(values[b]):
+        if _separate(f, values[a], values[b]):
             differences = _differences(frames[a], frames[b], f)
             pairs.append((len(differences), a, b, differences))
     pairs.sort(key=lambda p: p[0])
@@ -191,6 +191,16 @@ def _across(sweeps, frames, f: Factor, metric: str) -> list[Comparison]:
         caveat = f"these sweeps also differ in {', '.join(differences)}" if differences else ""
         comparisons.append(Comparison(f"{a} vs {b}", groups, caveat))
     return comparisons
+
+
+def _separate(f: Factor, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two sweeps' values of the factor do not overlap: disjoint ranges for a numeric
+    factor (finely quantized values such as wm rarely coincide, yet their ranges may be the same),
+    disjoint value sets for a categorical one."""
+    if f.numeric:
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        return a.max() < b.min() or b.max() < a.min()
+    return set(a).isdisjoint(b)
 
 
 def _sweep_label(f: Factor, values: np.ndarray) -> str:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS_FILE = "results.parquet"
-DEFINITION_FILE = "sweep.json"  # a designspace sweep directory's definition (not pycls's sweep.json)
+from ..results import RESULTS_FILE
+from ..sweep import DEFINITION_FILE  # a designspace sweep's definition (not pycls's sweep.json)
+
 METRICS = ("best_error", "final_error")
 COMPLEXITY = ("flops", "params", "acts")
 BLOCK_TYPES = {"double_plain_block": "vanilla_block"}  # NDS names -> ModelSpec names
@@ -124,12 +125,13 @@ def _designspace(table: Path, name: str, directory: Path) -> Sweep:
         frame["status"] = "ok"
     definition_path = directory / DEFINITION_FILE
     definition = None
-    if definition_path.is_file():
+    in_sweep_directory = table.name == RESULTS_FILE  # a loose .parquet file is its own source
+    if in_sweep_directory and definition_path.is_file():
         try:
             definition = json.loads(definition_path.read_text())
         except json.JSONDecodeError:
             definition = None
-    return Sweep(name, str(table if table.parent != directory else directory), "designspace", derive(frame),
+    return Sweep(name, str(directory if in_sweep_directory else table), "designspace", derive(frame),
                  definition if isinstance(definition, dict) else None)
 
 

@@ -47,7 +47,7 @@ def axis(column: str, values=None) -> tuple[str, float]:
     base, stage = match.group(1), match.group(2) or ""
     label = PARAMETER_LABELS.get(base, base)
     if stage:
-        label = re.sub(r"^(\S+)", lambda m: f"{m.group(1)}{stage}", label, count=1)
+        label = label.replace(" (", f"{stage} (", 1) if " (" in label else label + stage  # "width w[2] (channels)"
     return label, 1.0
 
 

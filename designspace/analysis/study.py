@@ -76,8 +76,8 @@ def load_study(path) -> Study:
         raise ValueError(f"{path}: a study needs [[sweeps]] entries, each with a path and the run command")
     entries = []
     for i, entry in enumerate(sweeps, 1):
-        if not isinstance(entry, dict) or "path" not in entry or "run" not in entry:
-            raise ValueError(f"{path}: sweep {i} needs a path and a run command")
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or "run" not in entry:
+            raise ValueError(f"{path}: sweep {i} needs a path (a string) and a run command")
         extra = sorted(set(entry) - SWEEP_KEYS)
         if extra:
             raise ValueError(f"{path}: sweep {i}: unknown key(s) {', '.join(extra)}; "
@@ -90,7 +90,10 @@ def load_study(path) -> Study:
     normalize = data.get("normalize")
     if normalize is not None and normalize not in COMPLEXITY:
         raise ValueError(f"{path}: normalize {normalize!r} is not one of {', '.join(COMPLEXITY)}")
-    ablations = tuple(data.get("ablations", FACTOR_KEYS))
+    ablations = data.get("ablations", list(FACTOR_KEYS))
+    if not isinstance(ablations, list):
+        raise ValueError(f"{path}: ablations must be a list, e.g. [\"depth\", \"activation\"]")
+    ablations = tuple(ablations)
     unknown = [a for a in ablations if a not in FACTOR_KEYS]
     if unknown:
         raise ValueError(f"{path}: unknown ablation(s) {', '.join(unknown)}; known: {', '.join(FACTOR_KEYS)}")
@@ -98,7 +101,7 @@ def load_study(path) -> Study:
     if bins is not None and (not isinstance(bins, int) or bins < 1):
         raise ValueError(f"{path}: bins must be a positive integer, got {bins!r}")
     return Study(path, str(data.get("title") or path.stem), entries, str(data.get("description", "")).strip(),
-                 normalize, metric, bins, ablations, Path(data["output"]) if data.get("output") else None)
+                 normalize, metric, bins, ablations, _output(path, data.get("output")))
 
 
 def run_study(path, output=None, seed: int = 0) -> tuple[Path, Study]:
@@ -116,3 +119,9 @@ def run_study(path, output=None, seed: int = 0) -> tuple[Path, Study]:
                         title=study.title, intro=study.description,
                         missing=[(s.name, s.run) for s in study.missing])
     return report.save(text, output), study
+
+
+def _output(path, output):
+    if output is not None and not isinstance(output, str):
+        raise ValueError(f"{path}: output must be a file name such as \"report.html\", got {output!r}")
+    return Path(output) if output else None
