@@ -200,7 +200,7 @@ RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmu
 
 
 def recipe_from(args):
-    from .train import Recipe
+    from .recipe import Recipe
 
     return Recipe(seed=args.training_seed,
                   **{k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None})

@@ -302,6 +302,7 @@ def _command(base: Sweep, space: str, extra: str, out_name: str) -> str:
     parts = ["designspace sweep", "--space", space, "--n", str(n), "--dataset", shlex.quote(str(dataset))]
     if epochs:
         parts += ["--epochs", str(epochs)]
+    parts += _data_and_recipe_flags(d.get("dataset") or {}, recipe)
     for metric in ("flops", "params", "acts"):
         window = source.get(metric)
         if window:
@@ -310,6 +311,29 @@ def _command(base: Sweep, space: str, extra: str, out_name: str) -> str:
         parts.append(extra)
     parts += ["-o", shlex.quote(str(Path(base.source).parent / out_name))]
     return " ".join(parts)
+
+
+def _data_and_recipe_flags(dataset: dict, recipe: dict) -> list[str]:
+    """The base sweep's data options and its non-default recipe, so the new sweep is comparable."""
+    from ..recipe import Recipe
+
+    flags = []
+    for key in ("data_dir", "resolution", "train_subset", "test_subset"):
+        if dataset.get(key) is not None:
+            flags += [f"--{key.replace('_', '-')}", shlex.quote(str(dataset[key]))]
+    if dataset.get("seed"):
+        flags += ["--data-seed", str(dataset["seed"])]
+    defaults = Recipe()
+    for key in ("batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing"):
+        if key in recipe and recipe[key] != getattr(defaults, key):
+            flags += [f"--{key.replace('_', '-')}", f"{recipe[key]:g}"]
+    if recipe.get("nesterov") is False:
+        flags.append("--no-nesterov")
+    if recipe.get("augment") is False:
+        flags.append("--no-augment")
+    if recipe.get("seed"):
+        flags += ["--training-seed", str(recipe["seed"])]
+    return flags
 
 
 def _amount(value) -> str:

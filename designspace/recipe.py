@@ -1,0 +1,58 @@
+"""The optimization recipe of a short training job (plain data, no torch, so that sweeps and
+analysis can read and compare recipes cheaply)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The optimization recipe. Defaults suit the paper's short-training regime on small images."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1  # peak learning rate for this batch size (DDS: 0.1 at batch 128)
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    bn_weight_decay: bool = False  # False: no weight decay on BN parameters and biases
+    warmup_epochs: float = 1.0
+    warmup_factor: float = 0.1  # the first step's lr is warmup_factor * lr, rising linearly
+    label_smoothing: float = 0.1
+    augment: bool = True  # the dataset's random crop / flip
+    zero_init_final_bn: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        checks = {
+            "epochs": (self.epochs >= 1 and int(self.epochs) == self.epochs, "a positive integer"),
+            "batch_size": (self.batch_size >= 1 and int(self.batch_size) == self.batch_size, "a positive integer"),
+            "lr": (self.lr > 0, "> 0"),
+            "momentum": (0 <= self.momentum < 1, "in [0, 1)"),
+            "weight_decay": (self.weight_decay >= 0, ">= 0"),
+            "warmup_epochs": (self.warmup_epochs >= 0, ">= 0"),
+            "warmup_factor": (0 < self.warmup_factor <= 1, "in (0, 1]"),
+            "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
+        }
+        for name, (ok, rule) in checks.items():
+            if not ok:
+                raise ValueError(f"recipe.{name}: must be {rule}, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Recipe":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"recipe: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**d)
+
+    def lr_at(self, step: int, steps_per_epoch: int) -> float:
+        """Linear warm-up from warmup_factor * lr, then a half-period cosine down to 0."""
+        total = self.epochs * steps_per_epoch
+        warmup = min(int(round(self.warmup_epochs * steps_per_epoch)), total)
+        if step < warmup:
+            return self.lr * (self.warmup_factor + (1 - self.warmup_factor) * step / warmup)
+        progress = (step - warmup) / max(1, total - warmup)
+        return self.lr * 0.5 * (1 + math.cos(math.pi * progress))
