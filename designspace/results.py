@@ -17,6 +17,7 @@ from pathlib import Path
 from .samples_io import atomic_write, flat_record
 
 RESULTS_FILE = "results.parquet"
+DEFINITION_FILE = "sweep.json"  # what the sweep is (written by designspace.sweep)
 RECORD_COLUMNS = ("status", "reason", "best_error", "final_error", "train_loss", "test_error", "epochs", "wall_time",
                   "images_per_second", "device", "threads", "dataset", "train_images", "test_images")
 FINISHED = ("ok", "diverged")  # a failed model is trained again by --resume
@@ -77,11 +78,12 @@ def read_results(directory):
 
 def summary(directory) -> str:
     """A few lines on a sweep: progress, statuses, errors, time."""
-    definition_path = Path(directory) / "sweep.json"
-    if definition_path.is_file() and not (Path(directory) / RESULTS_FILE).is_file():
-        return f"{directory}: 0 of {json.loads(definition_path.read_text())['n']} models trained"
+    definition_path = Path(directory) / DEFINITION_FILE
+    total = json.loads(definition_path.read_text())["n"] if definition_path.is_file() else None
+    if total is not None and not (Path(directory) / RESULTS_FILE).is_file():
+        return f"{directory}: 0 of {total} models trained"
     frame = read_results(directory)
-    total = json.loads(definition_path.read_text())["n"] if definition_path.is_file() else len(frame)
+    total = len(frame) if total is None else total
     counts = frame["status"].value_counts().to_dict()
     lines = [f"{directory}: {len(frame)} of {total} models trained "
              f"({', '.join(f'{counts[s]} {s}' for s in ('ok', 'diverged', 'failed') if s in counts)})"]

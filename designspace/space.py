@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -58,9 +57,9 @@ class SamplingError(ValueError):
 class Samples(list):
     """The sampled records, with how many draws it took."""
 
-    def __init__(self, records, draws: int, candidates: int, seconds: float):
+    def __init__(self, records, draws: int):
         super().__init__(records)
-        self.draws, self.candidates, self.seconds = draws, candidates, seconds
+        self.draws = draws
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,6 @@ class Space:
             if window is not None:
                 windows[metric] = _check_window(metric, window)
         rng = np.random.default_rng(seed)
-        start = time.perf_counter()
         records, seen = [], set()
         draws = candidates = 0
         closest = (math.inf, None)
@@ -141,7 +139,7 @@ class Space:
                     break
         if len(records) < n:
             raise SamplingError(self._shortfall(n, len(records), draws, candidates, windows, closest[1]))
-        return Samples(records, draws, candidates, time.perf_counter() - start)
+        return Samples(records, draws)
 
     def _shortfall(self, n, found, draws, candidates, windows, closest) -> str:
         where = ", ".join(f"{m} in [{_fmt(lo)}, {_fmt(hi)}]" for m, (lo, hi) in windows.items()) or "no window"

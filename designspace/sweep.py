@@ -20,10 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from .results import ResultsTable, result_row
+from .results import DEFINITION_FILE, ResultsTable, result_row
 from .samples_io import atomic_write, write_samples
 
-DEFINITION_FILE = "sweep.json"
 SAMPLES_FILE = "samples.jsonl"
 
 

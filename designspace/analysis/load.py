@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..results import RESULTS_FILE
-from ..sweep import DEFINITION_FILE  # a designspace sweep's definition (not pycls's sweep.json)
+from ..results import DEFINITION_FILE, RESULTS_FILE  # a designspace sweep's files (not pycls's sweep.json)
 
 METRICS = ("best_error", "final_error")
 COMPLEXITY = ("flops", "params", "acts")
