@@ -12,38 +12,18 @@ from collections import defaultdict
 import numpy as np
 
 from .layout import network_cost
-from .spec import ModelSpec
+from .spec import NETWORK_FIELDS, OPTIONAL_DEFAULTS, STAGE_FIELDS, ModelSpec
 
 METRICS = ("flops", "params", "acts")
-CONTEXT_KEYS = (
-    "stem_type",
-    "stem_width",
-    "block_type",
-    "se_ratio",
-    "head_width",
-    "num_classes",
-    "in_channels",
-    "resolution",
-)
+# Fields that decide which layers exist: one value per batch (complexity_many groups by them).
+FORM_FIELDS = ("stem_type", "block_type", "deep_stem", "stride_position", "shortcut", "preactivation", "batch_norm")
 
 
 def complexity(spec: ModelSpec) -> dict[str, int]:
     """{"flops", "params", "acts"} of one network (flops = multiply-adds)."""
-    flops, params, acts = network_cost(
-        spec.stem_type,
-        spec.stem_width,
-        spec.block_type,
-        spec.depths,
-        spec.widths,
-        spec.strides,
-        spec.bottleneck_ratios,
-        spec.group_widths,
-        spec.se_ratio,
-        spec.head_width,
-        spec.num_classes,
-        spec.in_channels,
-        spec.resolution,
-    )
+    net = {name: getattr(spec, name) for name in NETWORK_FIELDS}
+    per_stage = (getattr(spec, name) for name in STAGE_FIELDS)
+    flops, params, acts = network_cost(net, *per_stage)
     return {"flops": int(flops), "params": int(params), "acts": int(acts)}
 
 
@@ -51,39 +31,28 @@ def complexity_arrays(context: dict, depths, widths, strides, bottleneck_ratios,
     """Vectorized complexity of N networks with S stages each.
 
     Per-stage arguments are (N, S) arrays; `context` holds the other ModelSpec fields, each a
-    scalar shared by all N networks or an (N,) array (stem_type and block_type: scalars).
+    scalar shared by all N networks or an (N,) array, except the FORM_FIELDS (scalars);
+    optional fields it leaves out take their defaults.
     """
     per_stage = [np.asarray(a) for a in (depths, widths, strides, bottleneck_ratios, group_widths)]
     columns = [[a[:, i] for i in range(a.shape[1])] for a in per_stage]
-    cost = network_cost(
-        context["stem_type"],
-        context["stem_width"],
-        context["block_type"],
-        *columns,
-        context["se_ratio"],
-        context["head_width"],
-        context["num_classes"],
-        context["in_channels"],
-        context["resolution"],
-    )
+    cost = network_cost({**OPTIONAL_DEFAULTS, **context}, *columns)
     n = per_stage[0].shape[0]
     return {m: np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)).copy() for m, v in zip(METRICS, cost)}
 
 
 def complexity_many(specs: list[ModelSpec]) -> dict[str, np.ndarray]:
-    """Complexity of many specs at once, grouped by stem, block type and stage count."""
+    """Complexity of many specs at once, grouped by the fields that decide the layers and by
+    stage count."""
     groups = defaultdict(list)
     for i, spec in enumerate(specs):
-        groups[(spec.stem_type, spec.block_type, spec.num_stages)].append(i)
+        groups[(*(getattr(spec, f) for f in FORM_FIELDS), spec.num_stages)].append(i)
     out = {m: np.zeros(len(specs), dtype=np.int64) for m in METRICS}
-    for (stem_type, block_type, _), index in groups.items():
+    for key, index in groups.items():
         members = [specs[i] for i in index]
-        context = {k: np.array([getattr(s, k) for s in members]) for k in CONTEXT_KEYS}
-        context["stem_type"], context["block_type"] = stem_type, block_type
-        arrays = [
-            np.array([getattr(s, name) for s in members])
-            for name in ("depths", "widths", "strides", "bottleneck_ratios", "group_widths")
-        ]
+        context = {k: np.array([getattr(s, k) for s in members]) for k in NETWORK_FIELDS if k not in FORM_FIELDS}
+        context.update(zip(FORM_FIELDS, key))
+        arrays = [np.array([getattr(s, name) for s in members]) for name in STAGE_FIELDS]
         result = complexity_arrays(context, *arrays)
         for m in METRICS:
             out[m][index] = result[m]

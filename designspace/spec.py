@@ -12,16 +12,38 @@ import json
 import math
 from typing import Any
 
+from .layout import expand_3x3_width, transition_width
+
 STEM_TYPES = ("res_stem_cifar", "res_stem_in", "simple_stem_in")
 BLOCK_TYPES = (
     "res_bottleneck_block",
     "res_basic_block",
     "vanilla_block",
     "res_bottleneck_linear_block",
+    "dense_block",
+    "fire_block",
+    "depthwise_separable_block",
 )
-BOTTLENECK_BLOCKS = ("res_bottleneck_block", "res_bottleneck_linear_block")
+# What each block type reads from the per-stage fields and the optional keys.
+BOTTLENECK_BLOCKS = ("res_bottleneck_block", "res_bottleneck_linear_block")  # SE, stride_position
+RESIDUAL_BLOCKS = ("res_bottleneck_block", "res_basic_block")  # shortcut, preactivation
+RATIO_BLOCKS = BOTTLENECK_BLOCKS + ("dense_block", "fire_block")  # inner width w / b
+GROUP_BLOCKS = BOTTLENECK_BLOCKS + ("dense_block",)  # grouped 3x3 on the inner width
 ACTIVATIONS = ("relu", "silu")
+STRIDE_POSITIONS = ("3x3", "1x1")
+SHORTCUTS = ("conv", "avgpool_conv")
 STAGE_FIELDS = ("depths", "widths", "strides", "bottleneck_ratios", "group_widths")
+# Keys added after the first contract: left out of to_dict() at their defaults, so that every
+# spec written before them (and every pycls import) keeps its exact JSON and id.
+OPTIONAL_DEFAULTS = {
+    "stride_position": "3x3",
+    "shortcut": "conv",
+    "deep_stem": False,
+    "preactivation": False,
+    "batch_norm": True,
+    "compression": 0.5,
+    "expand_3x3_fraction": 0.5,
+}
 
 
 def inner_width(width: int, bottleneck_ratio: float) -> int:
@@ -33,8 +55,20 @@ def inner_width(width: int, bottleneck_ratio: float) -> int:
 class ModelSpec:
     """Stem, stages of identical blocks (the first one may stride), head.
 
-    For `res_basic_block` and `vanilla_block`, bottleneck_ratios and group_widths are not
-    used by the network (as in pycls); they must still be positive, one per stage.
+    Per-stage fields by block type: widths are the block output widths, except for
+    `dense_block`, where they are the growth rate k (the channels each layer adds). The inner
+    width w / b is the bottleneck (X and linear blocks), the 1x1 width of a dense layer (b = 1/4
+    gives DenseNet-BC's 4k) or a Fire module's squeeze. Group widths apply to the 3x3 conv of
+    bottleneck and dense blocks. Fields a block type does not read (b and g of basic, vanilla
+    and depthwise-separable blocks, g of Fire) must still be positive, one per stage (as in pycls).
+
+    The keys after `activation` are optional; each applies to some block types only (README):
+    stride_position "1x1" puts a bottleneck's stride on its first 1x1 conv (original ResNet, or
+    ResNet-A) instead of the 3x3 (pycls, ResNet-B); shortcut "avgpool_conv" average-pools before
+    the 1x1 projection (ResNet-D); deep_stem replaces the stem conv by three 3x3 convs of widths
+    stem_width/2, stem_width/2, stem_width, the first with the stem's stride (ResNet-C); preactivation runs residual blocks as BN-act-conv (He et al.
+    2016); batch_norm false replaces every BN by a conv bias (SqueezeNet 1.0); compression is
+    DenseNet's transition width factor; expand_3x3_fraction is the 3x3 share of a Fire expand.
     """
 
     stem_type: str
@@ -51,6 +85,13 @@ class ModelSpec:
     in_channels: int = 3
     resolution: int = 224
     activation: str = "relu"
+    stride_position: str = "3x3"
+    shortcut: str = "conv"
+    deep_stem: bool = False
+    preactivation: bool = False
+    batch_norm: bool = True
+    compression: float = 0.5
+    expand_3x3_fraction: float = 0.5
 
     def __post_init__(self):
         for name in STAGE_FIELDS:
@@ -61,7 +102,11 @@ class ModelSpec:
             object.__setattr__(self, name, tuple(_number(name, v, cast) for v in value))
         for name in ("stem_width", "head_width", "num_classes", "in_channels", "resolution"):
             object.__setattr__(self, name, _number(name, getattr(self, name), int))
-        object.__setattr__(self, "se_ratio", _number("se_ratio", self.se_ratio, float))
+        for name in ("se_ratio", "compression", "expand_3x3_fraction"):
+            object.__setattr__(self, name, _number(name, getattr(self, name), float))
+        for name in ("deep_stem", "preactivation", "batch_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"ModelSpec.{name}: expected true or false, got {getattr(self, name)!r}")
         self._validate()
 
     def _validate(self):
@@ -86,29 +131,91 @@ class ModelSpec:
             raise ValueError(f"ModelSpec.head_width: must be 0 (no head conv) or positive, got {self.head_width}")
         if not 0.0 <= self.se_ratio < 1.0 or math.isnan(self.se_ratio):
             raise ValueError(f"ModelSpec.se_ratio: must be in [0, 1), got {self.se_ratio}")
-        if self.block_type in BOTTLENECK_BLOCKS:
-            self._validate_bottlenecks()
-        elif self.se_ratio > 0:
+        if self.se_ratio > 0 and self.block_type not in BOTTLENECK_BLOCKS:
             raise ValueError(
                 f"ModelSpec.se_ratio: squeeze-excitation needs a bottleneck block, but block_type is "
                 f"{self.block_type!r}; set se_ratio to 0"
             )
+        self._validate_options()
+        if self.block_type in RATIO_BLOCKS:
+            self._validate_inner_widths()
+        if self.block_type == "fire_block":
+            self._validate_fire()
+        if self.block_type == "dense_block":
+            self._validate_transitions()
 
-    def _validate_bottlenecks(self):
+    def _validate_options(self):
+        _choice("stride_position", self.stride_position, STRIDE_POSITIONS)
+        _choice("shortcut", self.shortcut, SHORTCUTS)
+        if not 0.0 < self.compression <= 1.0:
+            raise ValueError(f"ModelSpec.compression: must be in (0, 1], got {self.compression}")
+        if not 0.0 < self.expand_3x3_fraction < 1.0:
+            raise ValueError(f"ModelSpec.expand_3x3_fraction: must be in (0, 1), got {self.expand_3x3_fraction}")
+        applies = {
+            "stride_position": BOTTLENECK_BLOCKS,
+            "shortcut": RESIDUAL_BLOCKS,
+            "preactivation": RESIDUAL_BLOCKS,
+            "compression": ("dense_block",),
+            "expand_3x3_fraction": ("fire_block",),
+        }
+        for name, blocks in applies.items():
+            if getattr(self, name) != OPTIONAL_DEFAULTS[name] and self.block_type not in blocks:
+                raise ValueError(
+                    f"ModelSpec.{name}: {getattr(self, name)!r} applies to {' and '.join(blocks)} only, but "
+                    f"block_type is {self.block_type!r}; leave it at {OPTIONAL_DEFAULTS[name]!r}"
+                )
+        if self.deep_stem and self.stem_width < 2:
+            raise ValueError(f"ModelSpec.stem_width: a deep stem halves it for its first two convs; got {self.stem_width}")
+
+    def _validate_inner_widths(self):
         for i, (w, b, g) in enumerate(zip(self.widths, self.bottleneck_ratios, self.group_widths)):
             w_b = inner_width(w, b)
             if w_b < 1:
                 raise ValueError(f"ModelSpec.bottleneck_ratios: stage {i + 1} has inner width {w}/{b} < 1")
-            if w_b % g:
+            if self.block_type in GROUP_BLOCKS and w_b % g:
                 raise ValueError(
                     f"ModelSpec.group_widths: stage {i + 1} has inner width {w_b} (= {w}/{b}), which is "
                     f"not a multiple of its group width {g}; use designspace.regnet.adjust_compatibility"
                 )
+            if self.block_type == "dense_block" and w % (w_b // g):
+                raise ValueError(
+                    f"ModelSpec.group_widths: dense stage {i + 1} convolves its inner width {w_b} to the growth rate "
+                    f"{w} in {w_b // g} groups, and {w} is not a multiple of {w_b // g}; use a larger group width"
+                )
+
+    def _validate_fire(self):
+        for i, (w, b) in enumerate(zip(self.widths, self.bottleneck_ratios)):
+            squeeze, e3 = inner_width(w, b), expand_3x3_width(w, self.expand_3x3_fraction)
+            if w < squeeze:
+                raise ValueError(
+                    f"ModelSpec.bottleneck_ratios: fire_block stage {i + 1} squeezes to {squeeze} channels (= {w}/{b}) "
+                    f"but expands to only {w}; a Fire expand must not be narrower than its squeeze, so use b >= 1"
+                )
+            if not 1 <= e3 < w:
+                raise ValueError(
+                    f"ModelSpec.expand_3x3_fraction: fire_block stage {i + 1} splits its expand width {w} into "
+                    f"{w - e3} 1x1 and {e3} 3x3 channels; both need at least one"
+                )
+
+    def _validate_transitions(self):
+        channels = self.stem_width
+        for i, (d, k) in enumerate(zip(self.depths, self.widths)):
+            if i and transition_width(channels, self.compression) < 1:
+                raise ValueError(
+                    f"ModelSpec.compression: the transition before dense stage {i + 1} compresses {channels} "
+                    f"channels to none; raise compression"
+                )
+            channels = (transition_width(channels, self.compression) if i else channels) + d * k
 
     # ----------------------------------------------------------------------------- conversions
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict with exactly the documented keys (lists for per-stage values)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        """A JSON-ready dict with the documented keys (lists for per-stage values); optional keys
+        only where they differ from their defaults."""
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in OPTIONAL_DEFAULTS or getattr(self, f.name) != OPTIONAL_DEFAULTS[f.name]
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
@@ -161,3 +268,6 @@ def _number(name: str, value, cast):
 def _choice(name: str, value, choices):
     if value not in choices:
         raise ValueError(f"ModelSpec.{name}: {value!r} is not one of {', '.join(choices)}")
+
+
+NETWORK_FIELDS = tuple(f.name for f in dataclasses.fields(ModelSpec) if f.name not in STAGE_FIELDS)  # one value per network

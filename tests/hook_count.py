@@ -1,5 +1,6 @@
 """An independent count of flops / params / acts: run the built torch model once and add up
-what its Conv2d, Linear and MaxPool2d layers actually produced (pycls's conventions)."""
+what its Conv2d, Linear, MaxPool2d and AvgPool2d layers actually produced (pycls's conventions;
+global pooling is AdaptiveAvgPool2d, which is free)."""
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ def measured_complexity(model: nn.Module, in_channels: int, resolution: int) -> 
 
     handles = []
     for m in model.modules():
-        hook = {nn.Conv2d: on_conv, nn.Linear: on_linear, nn.MaxPool2d: on_pool}.get(type(m))
+        hook = {nn.Conv2d: on_conv, nn.Linear: on_linear, nn.MaxPool2d: on_pool, nn.AvgPool2d: on_pool}.get(type(m))
         if hook is not None:
             handles.append(m.register_forward_hook(hook))
     model.eval()

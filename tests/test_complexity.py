@@ -6,6 +6,9 @@ from pycls_zoo import REGNETS, RESNEXTS, regnet_config, resnext_config
 import designspace as ds
 from designspace.complexity import complexity_many
 from designspace.layout import block_cost, block_layout
+from designspace.spec import BOTTLENECK_BLOCKS, GROUP_BLOCKS, OPTIONAL_DEFAULTS, RESIDUAL_BLOCKS
+
+X_BLOCK_SE = {**OPTIONAL_DEFAULTS, "block_type": "res_bottleneck_block", "se_ratio": 0.25}
 
 
 @pytest.mark.parametrize("row", REGNETS, ids=[r[0] for r in REGNETS])
@@ -23,7 +26,7 @@ def test_resnext_zoo_reproduces_to_the_unit(row):
 
 def test_worked_example_regnety_200mf_stage_1_block_1():
     """reference/pycls.md a.3: 112x112x32 input, w_out 24, stride 2, b 1, g 8, se 0.25."""
-    layout = block_layout("res_bottleneck_block", 32, 24, 2, 1.0, 8, 0.25)
+    layout = block_layout(X_BLOCK_SE, 32, 24, 2, 1.0, 8)
     assert (layout.inner, layout.groups, layout.se) == (24, 3, 8)
     h, (flops, params, acts) = block_cost(layout, 112)
     assert (h, flops, params, acts) == (56, 19_268_000, 4_448, 526_880)
@@ -31,46 +34,63 @@ def test_worked_example_regnety_200mf_stage_1_block_1():
 
 def test_se_width_rounds_half_to_even_from_the_block_input():
     # round(0.25 * 10) = round(2.5) = 2, round(0.25 * 14) = round(3.5) = 4
-    assert block_layout("res_bottleneck_block", 10, 16, 1, 1.0, 8, 0.25).se == 2
-    assert block_layout("res_bottleneck_block", 14, 16, 1, 1.0, 8, 0.25).se == 4
+    assert block_layout(X_BLOCK_SE, 10, 16, 1, 1.0, 8).se == 2
+    assert block_layout(X_BLOCK_SE, 14, 16, 1, 1.0, 8).se == 4
     # se_ratio * w_in < 0.5 silently drops SE, as in pycls
-    assert block_layout("res_bottleneck_block", 1, 16, 1, 1.0, 8, 0.25).se == 0
+    assert block_layout(X_BLOCK_SE, 1, 16, 1, 1.0, 8).se == 0
+
+
+BLOCKS = ["res_bottleneck_block", "res_basic_block", "vanilla_block", "res_bottleneck_linear_block", "dense_block",
+          "fire_block", "depthwise_separable_block"]
+STEMS = ["res_stem_cifar", "res_stem_in", "simple_stem_in"]
+RATIOS = {"res_bottleneck_linear_block": [1.0, 0.5, 0.25], "dense_block": [0.25, 0.5, 1.0], "fire_block": [1.0, 2.0, 4.0, 8.0]}
 
 
 def random_spec(rng: np.random.Generator) -> ds.ModelSpec:
-    """A random valid spec over every stem, block, head, odd resolutions and in_channels."""
-    block = rng.choice(["res_bottleneck_block", "res_basic_block", "vanilla_block", "res_bottleneck_linear_block"])
+    """A random valid spec over every stem, block, option, head, odd resolutions and in_channels."""
+    block = str(rng.choice(BLOCKS))
     stages = int(rng.integers(1, 5))
     widths = [int(rng.integers(1, 9)) * 8 for _ in range(stages)]
-    bottleneck = block in ("res_bottleneck_block", "res_bottleneck_linear_block")
-    ratios = [float(rng.choice([0.25, 0.5, 1.0, 2.0, 4.0] if block != "res_bottleneck_linear_block" else [1.0, 0.5, 0.25]))
-              for _ in range(stages)]
+    ratios = [float(rng.choice(RATIOS.get(block, [0.25, 0.5, 1.0, 2.0, 4.0]))) for _ in range(stages)]
     groups = []
     for w, b in zip(widths, ratios):
         inner = round(w / b)
-        divisors = [g for g in (1, 2, 4, 8, 16) if inner % g == 0] if bottleneck else [w]
+        divisors = [g for g in (1, 2, 4, 8, 16, inner) if inner % g == 0] if block in GROUP_BLOCKS else [w]
+        if block == "dense_block":  # the 3x3 maps inner to w channels in inner / g groups
+            divisors = [g for g in divisors if w % (inner // g) == 0]
         groups.append(int(rng.choice(divisors)))
+    options = {}
+    if block in BOTTLENECK_BLOCKS:
+        options.update(se_ratio=float(rng.choice([0.0, 0.25, 0.5])), stride_position=str(rng.choice(["3x3", "1x1"])))
+    if block in RESIDUAL_BLOCKS:
+        options.update(shortcut=str(rng.choice(["conv", "avgpool_conv"])), preactivation=bool(rng.random() < 0.5))
+    if block == "dense_block":
+        options.update(compression=float(rng.choice([0.5, 0.75, 1.0])))
+    if block == "fire_block":
+        options.update(expand_3x3_fraction=float(rng.choice([0.25, 0.5, 0.75])))
     return ds.ModelSpec(
-        stem_type=str(rng.choice(["res_stem_cifar", "res_stem_in", "simple_stem_in"])),
+        stem_type=str(rng.choice(STEMS)),
         stem_width=int(rng.integers(1, 5)) * 8,
-        block_type=str(block),
+        block_type=block,
         depths=[int(rng.integers(1, 4)) for _ in range(stages)],
         widths=widths,
-        strides=[int(rng.choice([1, 2])) for _ in range(stages)],
+        strides=[int(rng.choice([1, 2, 3])) for _ in range(stages)],
         bottleneck_ratios=ratios,
         group_widths=groups,
-        se_ratio=float(rng.choice([0.0, 0.25, 0.5])) if bottleneck else 0.0,
         head_width=int(rng.choice([0, 24])),
         num_classes=int(rng.integers(2, 12)),
         in_channels=int(rng.choice([1, 3, 4])),
         resolution=int(rng.choice([7, 13, 28, 31, 32, 33, 57])),
         activation=str(rng.choice(["relu", "silu"])),
+        batch_norm=bool(rng.random() < 0.8),
+        deep_stem=bool(rng.random() < 0.3),
+        **options,
     )
 
 
 def test_complexity_matches_an_independent_forward_hook_count():
     rng = np.random.default_rng(0)
-    for _ in range(60):
+    for _ in range(120):
         spec = random_spec(rng)
         measured = measured_complexity(ds.build_model(spec), spec.in_channels, spec.resolution)
         assert ds.complexity(spec) == measured, spec

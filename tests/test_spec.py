@@ -38,7 +38,7 @@ def test_specs_are_hashable_values():
     "change, field",
     [
         ({"stem_type": "big_stem"}, "stem_type"),
-        ({"block_type": "dense_block"}, "block_type"),
+        ({"block_type": "mystery_block"}, "block_type"),
         ({"activation": "gelu"}, "activation"),
         ({"depths": [1, 0]}, "depths"),
         ({"widths": [32, -8]}, "widths"),

@@ -1,0 +1,116 @@
+"""The seed architectures as ModelSpecs: their published sizes, and the options' contracts."""
+
+import pytest
+import torch
+from hook_count import measured_complexity
+
+import designspace as ds
+
+RESNET50 = dict(stem_type="res_stem_in", stem_width=64, block_type="res_bottleneck_block", depths=[3, 4, 6, 3],
+                widths=[256, 512, 1024, 2048], strides=[1, 2, 2, 2], bottleneck_ratios=[4] * 4,
+                group_widths=[64, 128, 256, 512])
+DENSENET121 = dict(stem_type="res_stem_in", stem_width=64, block_type="dense_block", depths=[6, 12, 24, 16],
+                   widths=[32] * 4, strides=[1, 2, 2, 2], bottleneck_ratios=[0.25] * 4, group_widths=[128] * 4)
+# SqueezeNet 1.0: fire2-3 | fire4 | pool, fire5 | fire6-7 | fire8 | pool, fire9; biases, no BN.
+SQUEEZENET10 = dict(stem_type="res_stem_in", stem_width=96, block_type="fire_block", depths=[2, 1, 1, 2, 1, 1],
+                    widths=[128, 256, 256, 384, 512, 512], strides=[1, 1, 2, 1, 1, 2], bottleneck_ratios=[8] * 6,
+                    group_widths=[1] * 6, batch_norm=False)
+MOBILENET_V1 = dict(stem_type="simple_stem_in", stem_width=32, block_type="depthwise_separable_block",
+                    depths=[1, 2, 2, 6, 2], widths=[64, 128, 256, 512, 1024], strides=[1, 2, 2, 2, 2],
+                    bottleneck_ratios=[1] * 5, group_widths=[1] * 5)
+TWEAKS = {"A": dict(stride_position="1x1"), "B": {}, "C": dict(deep_stem=True),
+          "D": dict(deep_stem=True, shortcut="avgpool_conv")}
+
+
+def params_of_built_model(spec):
+    return sum(p.numel() for p in ds.build_model(spec).parameters())
+
+
+@pytest.mark.parametrize("name, fields, params", [
+    ("ResNet-50 (torchvision, pycls zoo)", RESNET50, 25_557_032),
+    ("ResNeXt-50 32x4d (torchvision)", {**RESNET50, "bottleneck_ratios": [2] * 4, "group_widths": [4, 8, 16, 32]},
+     25_028_904),
+    ("ResNet-50-D (timm resnet50d)", {**RESNET50, **TWEAKS["D"]}, 25_576_264),
+    ("DenseNet-121 (Huang et al.; torchvision)", DENSENET121, 7_978_856),
+    ("SqueezeNet 1.0 (Iandola et al.; torchvision)", SQUEEZENET10, 1_248_424),
+])
+def test_published_parameter_counts_to_the_unit(name, fields, params):
+    spec = ds.ModelSpec(**fields)
+    assert ds.complexity(spec)["params"] == params == params_of_built_model(spec)
+
+
+def test_mobilenet_v1_matches_the_paper_table():
+    """Howard et al. 2017, Table 1: 1.0 MobileNet-224 has 569 M multiply-adds and 4.2 M params."""
+    cx = ds.complexity(ds.ModelSpec(**MOBILENET_V1))
+    assert round(cx["flops"] / 1e6) == 569
+    assert round(cx["params"] / 1e5) == 42
+    assert cx["params"] == params_of_built_model(ds.ModelSpec(**MOBILENET_V1))
+
+
+def test_resnet_tweaks_cost_what_the_bag_of_tricks_reports():
+    """He et al. 2019, Table 5: ResNet-50 3.8 GF, ResNet-50-D 4.3 GF (about +13%)."""
+    flops = {t: ds.complexity(ds.ModelSpec(**{**RESNET50, **extra}))["flops"] for t, extra in TWEAKS.items()}
+    assert round(flops["A"] / 1e8) == 39 and round(flops["D"] / 1e8) == 43
+    assert 1.10 < flops["D"] / flops["A"] < 1.15
+    assert flops["A"] < flops["B"] < flops["C"] == flops["D"]  # the shortcut's average pool is free
+
+
+@pytest.mark.parametrize("fields", [{**RESNET50, **extra} for extra in TWEAKS.values()]
+                         + [{**RESNET50, "preactivation": True}, DENSENET121, SQUEEZENET10, MOBILENET_V1],
+                         ids=["A", "B", "C", "D", "preact", "densenet121", "squeezenet", "mobilenet"])
+def test_seed_architectures_agree_with_the_forward_hook_count(fields):
+    spec = ds.ModelSpec(**{**fields, "resolution": 64, "num_classes": 10})
+    assert ds.complexity(spec) == measured_complexity(ds.build_model(spec), 3, 64)
+
+
+def test_existing_specs_keep_their_exact_json():
+    spec = ds.ModelSpec(**RESNET50)
+    assert "stride_position" not in spec.to_dict() and "batch_norm" not in spec.to_dict()
+    tweaked = ds.ModelSpec(**{**RESNET50, **TWEAKS["D"], "preactivation": True})
+    assert tweaked.to_dict()["shortcut"] == "avgpool_conv" and tweaked.to_dict()["preactivation"] is True
+    assert ds.ModelSpec.from_json(tweaked.to_json()) == tweaked
+
+
+@pytest.mark.parametrize("change, message", [
+    ({**DENSENET121, "widths": [0, 32, 32, 32]}, r"ModelSpec\.widths"),  # growth rate 0
+    ({**DENSENET121, "compression": 0}, r"ModelSpec\.compression: must be in \(0, 1\]"),
+    ({**DENSENET121, "compression": 0.01, "stem_width": 8, "depths": [1, 1, 1, 1]}, r"ModelSpec\.compression"),
+    ({**DENSENET121, "group_widths": [24] * 4}, r"ModelSpec\.group_widths"),
+    ({**SQUEEZENET10, "bottleneck_ratios": [0.5] * 6}, r"ModelSpec\.bottleneck_ratios: .*narrower than its squeeze"),
+    ({**SQUEEZENET10, "expand_3x3_fraction": 1.0}, r"ModelSpec\.expand_3x3_fraction"),
+    ({**RESNET50, "stride_position": "5x5"}, r"ModelSpec\.stride_position"),
+    ({**RESNET50, "shortcut": "maxpool"}, r"ModelSpec\.shortcut"),
+    ({**RESNET50, "preactivation": "yes"}, r"ModelSpec\.preactivation"),
+    ({**MOBILENET_V1, "preactivation": True}, r"ModelSpec\.preactivation: .* applies to"),
+    ({**MOBILENET_V1, "stride_position": "1x1"}, r"ModelSpec\.stride_position: .* applies to"),
+    ({**RESNET50, "compression": 0.7}, r"ModelSpec\.compression: .* applies to dense_block"),
+    ({**RESNET50, "deep_stem": True, "stem_width": 1}, r"ModelSpec\.stem_width"),
+    ({**RESNET50, "deep_stem": 1}, r"ModelSpec\.deep_stem"),
+])
+def test_impossible_option_values_name_the_key(change, message):
+    with pytest.raises(ValueError, match=message):
+        ds.ModelSpec(**change)
+
+
+def test_drop_path_decays_linearly_and_only_acts_in_training():
+    from designspace.model import Block, set_drop_path
+
+    model = ds.build_model(ds.ModelSpec(**{**RESNET50, "resolution": 32, "depths": [1, 1, 1, 1]}))
+    assert set_drop_path(model, 0.2) == 4
+    rates = [m.drop_rate for m in model.modules() if isinstance(m, Block)]
+    assert rates == pytest.approx([0.05, 0.1, 0.15, 0.2])
+    x = torch.randn(4, 3, 32, 32)
+    model.eval()
+    first = model(x)
+    assert (model(x) == first).all()  # evaluation is deterministic
+    model.train()
+    torch.manual_seed(0)
+    dropped = model(x)
+    torch.manual_seed(1)
+    assert not (model(x) == dropped).all()  # training drops branches at random
+    set_drop_path(model, 0.0)
+    torch.manual_seed(0)
+    kept = model(x)
+    torch.manual_seed(1)
+    assert (model(x) == kept).all()
+    assert set_drop_path(ds.build_model(ds.ModelSpec(**MOBILENET_V1)), 0.2) == 0  # no residual branches
