@@ -196,7 +196,7 @@ def space_for_dataset(args, dataset):
 
 
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
-                "nesterov", "augment")
+                "drop_path", "nesterov", "augment")
 
 
 def recipe_from(args):
@@ -318,6 +318,9 @@ def add_recipe(parser) -> None:
     recipe.add_argument("--weight-decay", type=float, help="default 5e-4 (none on BN and biases)")
     recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
     recipe.add_argument("--label-smoothing", type=float, help="default 0.1")
+    recipe.add_argument("--drop-path", type=float, metavar="RATE",
+                        help="stochastic depth: the last residual branch is dropped with this probability, earlier "
+                             "ones linearly less (default 0 = off)")
     recipe.add_argument("--no-augment", dest="augment", action="store_const", const=False,
                         help="no random crop / flip")
     recipe.add_argument("--training-seed", type=int, default=0,

@@ -22,6 +22,7 @@ class Recipe:
     warmup_factor: float = 0.1  # the first step's lr is warmup_factor * lr, rising linearly
     label_smoothing: float = 0.1
     augment: bool = True  # the dataset's random crop / flip
+    drop_path: float = 0.0  # stochastic depth: the deepest residual branch's drop rate (linear decay)
     zero_init_final_bn: bool = True
     seed: int = 0
 
@@ -35,6 +36,7 @@ class Recipe:
             "warmup_epochs": (self.warmup_epochs >= 0, ">= 0"),
             "warmup_factor": (0 < self.warmup_factor <= 1, "in (0, 1]"),
             "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
+            "drop_path": (0 <= self.drop_path < 1, "in [0, 1)"),
         }
         for name, (ok, rule) in checks.items():
             if not ok:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import Dataset
-from .model import build_model
+from .model import build_model, set_drop_path
 from .recipe import Recipe
 from .spec import ModelSpec
 
@@ -152,6 +152,8 @@ def _run(spec, dataset, recipe, engine, device, record, progress) -> None:
     batches = Batches(dataset, recipe, device, memory_format)
     if device.type == "cpu":
         record["threads"] = choose_threads(model, batches, engine.threads)
+    if recipe.drop_path and not set_drop_path(model, recipe.drop_path):
+        raise ValueError(f"recipe.drop_path: this {spec.block_type} network has no residual branch to drop; set it to 0")
     bf16 = engine.bf16 is True or (engine.bf16 == "auto" and device.type == "cuda")
     optimizer = torch.optim.SGD(parameter_groups(model, recipe), lr=recipe.lr, momentum=recipe.momentum,
                                 nesterov=recipe.nesterov and recipe.momentum > 0)

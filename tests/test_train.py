@@ -44,6 +44,38 @@ def test_same_seed_same_errors_on_cpu(data):
     assert a["train_loss"] != c["train_loss"]
 
 
+SEED_BLOCKS = {  # one small network per seed-architecture option (tests/test_seed_architectures.py has the big ones)
+    "preactivated ResNet-D": dict(preactivation=True, deep_stem=True, shortcut="avgpool_conv", stride_position="1x1"),
+    "DenseNet-BC": dict(block_type="dense_block", se_ratio=0.0, widths=[8, 8], bottleneck_ratios=[0.25, 0.25],
+                        group_widths=[32, 32]),
+    "SqueezeNet": dict(block_type="fire_block", se_ratio=0.0, bottleneck_ratios=[4.0, 4.0]),
+    "MobileNet-v1": dict(block_type="depthwise_separable_block", se_ratio=0.0),
+}
+
+
+@pytest.mark.parametrize("name", SEED_BLOCKS)
+def test_seed_architectures_learn(data, name):
+    record = train(TINY.replace(**SEED_BLOCKS[name]), data, Recipe(epochs=8, batch_size=64), ONE_THREAD, progress=False)
+    assert record["status"] == "ok" and record["best_error"] < 40.0, record  # chance is 75%
+
+
+def test_networks_without_batch_norm_train(data):
+    spec = TINY.replace(**SEED_BLOCKS["SqueezeNet"], batch_norm=False)
+    record = train(spec, data, QUICK, ONE_THREAD, progress=False)
+    assert record["status"] == "ok" and record["train_loss"][-1] < record["train_loss"][0]
+
+
+def test_stochastic_depth_trains_and_needs_residual_branches(data):
+    dropped = train(TINY.replace(depths=[2, 2]), data, Recipe(**{**QUICK.__dict__, "drop_path": 0.3}), ONE_THREAD,
+                    progress=False)
+    plain = train(TINY.replace(depths=[2, 2]), data, QUICK, ONE_THREAD, progress=False)
+    assert dropped["status"] == "ok" and dropped["recipe"]["drop_path"] == 0.3
+    assert dropped["train_loss"] != plain["train_loss"]
+    separable = TINY.replace(block_type="depthwise_separable_block", se_ratio=0.0)
+    failed = train(separable, data, Recipe(epochs=1, drop_path=0.1), ONE_THREAD, progress=False)
+    assert failed["status"] == "failed" and "recipe.drop_path" in failed["reason"]
+
+
 @pytest.mark.parametrize("block_type", ["res_basic_block", "vanilla_block", "res_bottleneck_linear_block"])
 def test_other_blocks_and_silu_train(data, block_type):
     spec = TINY.replace(block_type=block_type, se_ratio=0.0, activation="silu")
