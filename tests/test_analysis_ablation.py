@@ -1,11 +1,12 @@
-"""The RegNet paper's ablations: within-sweep splits, matched sweep pairs, and what to run."""
+"""Ablations (the RegNet paper's, ResNet tweaks, pre-activation, stochastic depth, cardinality): within-sweep
+splits, matched sweep pairs, and what to run."""
 
 import json
 
 import numpy as np
 import pytest
 from scipy import stats
-from test_analysis_load import write_sweep
+from test_analysis_load import TWEAKS, write_sweep
 
 from designspace.analysis import ablate, good_range, load, load_all
 from designspace.analysis.ablation import FACTOR_KEYS
@@ -78,12 +79,16 @@ def test_confounders_of_a_pair_are_named(tmp_path):
     assert "block_type (res_bottleneck_block vs res_bottleneck_linear_block)" in caveat
 
 
-def test_what_to_run_when_no_sweep_answers(tmp_path):
-    directory = write_sweep(tmp_path / "rx", n=12)
+def with_definition(directory, n, recipe, space="regnetx", seed=0):
+    """The sweep at directory, with the sweep.json of a designspace sweep of n models of space."""
     (directory / "sweep.json").write_text(json.dumps(
-        {"n": 12, "models": "x", "dataset": {"name": "fashion-mnist"}, "recipe": {"epochs": 4},
-         "source": {"space": "regnetx", "seed": 0, "flops": [20e6, 40e6], "params": None, "acts": None}}))
-    sweep = load(directory)
+        {"n": n, "models": "x", "dataset": {"name": "fashion-mnist"}, "recipe": recipe,
+         "source": {"space": space, "seed": seed, "flops": [20e6, 40e6], "params": None, "acts": None}}))
+    return load(directory)
+
+
+def test_what_to_run_when_no_sweep_answers(tmp_path):
+    sweep = with_definition(write_sweep(tmp_path / "rx", n=12), 12, {"epochs": 4})
     se = ablate([sweep], "se")
     assert se.comparisons == [] and se.missing == "no sweep with SE to compare with; run regnety next to regnetx"
     assert se.commands == [f"designspace sweep --space regnety --n 12 --dataset fashion-mnist --epochs 4 "
@@ -132,3 +137,130 @@ def test_numeric_factors_compare_sweeps_only_when_their_ranges_do_not_overlap():
     assert _separate(wm, np.array([2.0, 2.2]), np.array([2.5, 2.9]))
     activation = next(f for f in FACTORS if not f.numeric)
     assert _separate(activation, np.array(["relu"]), np.array(["silu"]))
+
+
+# ------------------------------------------------- seed architectures: tweaks, pre-activation, ...
+def by_tweak(model, rng):
+    """ResNet-D best, A worst, as Bag of Tricks reports; each step 1 point, plus noise."""
+    spec = model["spec"]
+    points = (spec.get("stride_position") == "1x1") + (not spec.get("deep_stem")) + ("shortcut" not in spec)
+    return round(10.0 + points + rng.uniform(0, 0.5), 3)
+
+
+def test_resnet_tweaks_within_a_sweep_are_labelled_and_ordered(tmp_path):
+    sweep = load(write_sweep(tmp_path / "t", space="resnet", n=50, options=lambda i: TWEAKS[i % 5], error=by_tweak))
+    result = ablate([sweep], "tweak")
+    (comparison,) = result.comparisons
+    labels = ["ResNet-A", "ResNet-B", "ResNet-C", "ResNet-D", "stride on 1x1, deep stem, 1x1 conv shortcut"]
+    assert comparison.label == "t" and [g.label for g in comparison.groups] == labels
+    assert result.groups["n"].tolist() == [10] * 5 and len(result.tests) == 10
+    means = dict(zip(result.groups["group"], result.groups["mean"]))
+    assert means["ResNet-A"] > means["ResNet-B"] > means["ResNet-C"] > means["ResNet-D"]
+    assert not result.scatter  # a categorical factor has no error-against-value panel
+
+
+def test_preactivation_within_a_sweep(tmp_path):
+    sweep = load(write_sweep(tmp_path / "p", space="resnet", n=20, options=lambda i: {"preactivation": i % 2 == 1}))
+    result = ablate([sweep], "preactivation")
+    (comparison,) = result.comparisons
+    assert [g.label for g in comparison.groups] == ["post-activation", "pre-activation"]
+    frame = sweep.usable()
+    pre = frame["best_error"][frame["sample.preactivation"]].to_numpy()
+    assert sorted(comparison.groups[1].errors) == sorted(pre)
+
+
+def test_se_within_one_sweep_whose_se_ratio_varies_per_model(tmp_path):
+    sweep = load(write_sweep(tmp_path / "se", space="resnext", n=20, options=lambda i: {"se_ratio": 0.25 * (i % 2)}))
+    result = ablate([sweep], "se")
+    assert [c.label for c in result.comparisons] == ["se"]
+    assert [(g.label, len(g.errors)) for g in result.comparisons[0].groups] == [("SE", 10), ("no SE", 10)]
+
+
+def test_a_tweak_pair_differs_in_its_own_keys_only_and_other_new_keys_are_named(tmp_path):
+    write_sweep(tmp_path / "b", space="resnet", n=20)
+    write_sweep(tmp_path / "d", space="resnet", n=20, options=lambda i: TWEAKS[3])
+    write_sweep(tmp_path / "d_pre", space="resnet", n=20, options=lambda i: {**TWEAKS[3], "preactivation": True})
+    b, d, d_pre = load_all([tmp_path / "b", tmp_path / "d", tmp_path / "d_pre"])
+    (pair,) = ablate([b, d], "tweak").comparisons
+    # stride position, stem and shortcut are the factor itself; the sampled tweak keys are in both sweeps
+    assert pair.label == "b vs d" and pair.caveat == ""
+    assert [g.label for g in pair.groups] == ["ResNet-B (b)", "ResNet-D (d)"]
+    (confounded,) = ablate([b, d_pre], "tweak").comparisons
+    assert "preactivation (false vs true)" in confounded.caveat
+    (pre,) = ablate([d, d_pre], "preactivation").comparisons
+    assert pre.caveat == "" and [g.label for g in pre.groups] == ["post-activation (d)", "pre-activation (d_pre)"]
+    (stem,) = ablate([b, d_pre], "preactivation").comparisons
+    assert "deep_stem (false vs true)" in stem.caveat and "shortcut (conv vs avgpool_conv)" in stem.caveat
+
+
+def test_stochastic_depth_compares_two_sweeps_of_the_same_models(tmp_path):
+    write_sweep(tmp_path / "base", n=30, seed=0)
+    write_sweep(tmp_path / "dp", n=30, seed=0, recipe={"drop_path": 0.1})
+    write_sweep(tmp_path / "dp_lr", n=30, seed=0, recipe={"drop_path": 0.2, "lr": 0.05})
+    base, dp, dp_lr = load_all([tmp_path / "base", tmp_path / "dp", tmp_path / "dp_lr"])
+    result = ablate([base, dp, dp_lr], "stochastic_depth")
+    # base vs dp_lr and dp vs dp_lr also differ in the learning rate; the matched pair does not
+    assert [c.label for c in result.comparisons] == ["base vs dp"]
+    comparison = result.comparisons[0]
+    assert comparison.caveat == ""
+    assert [g.label for g in comparison.groups] == ["drop path = 0 (base)", "drop path = 0.1 (dp)"]
+    expected = stats.ks_2samp(comparison.groups[0].errors, comparison.groups[1].errors)
+    assert result.tests[["D", "p"]].iloc[0].tolist() == [expected.statistic, expected.pvalue]
+    (confounded,) = ablate([base, dp_lr], "stochastic_depth").comparisons
+    assert confounded.caveat == "these sweeps also differ in recipe.lr (0.1 vs 0.05)"
+    # for any other factor the drop-path rate is a confounder
+    write_sweep(tmp_path / "silu_dp", n=30, seed=0, activation="silu", recipe={"drop_path": 0.1})
+    (act,) = ablate(load_all([tmp_path / "base", tmp_path / "silu_dp"]), "activation").comparisons
+    assert act.caveat == "these sweeps also differ in recipe.drop_path (0.0 vs 0.1)"
+
+
+def test_cardinality_is_a_numeric_factor_split_into_thirds(tmp_path):
+    sweep = load(write_sweep(tmp_path / "x", space="resnext", n=60))
+    result = ablate([sweep], "cardinality")
+    (comparison,) = result.comparisons
+    cardinality = sweep.usable()["cardinality"].to_numpy(float)
+    assert len(np.unique(cardinality)) > 6 and len(comparison.groups) == 3
+    bins = np.searchsorted(np.unique(np.quantile(cardinality, [1 / 3, 2 / 3])), cardinality, side="right")
+    for group, b in zip(comparison.groups, range(3)):
+        inside = cardinality[bins == b]
+        assert group.label == f"cardinality {inside.min():g} to {inside.max():g}" and len(group.errors) == len(inside)
+    ((name, x, e, good),) = result.scatter
+    assert name == "x" and list(x) == list(cardinality) and good == good_range(x, e)
+
+
+def test_what_to_run_for_the_seed_architecture_factors(tmp_path):
+    sweep = with_definition(write_sweep(tmp_path / "rx", n=12), 12, {"epochs": 4})
+    head = "designspace sweep --space {} --n 12 --dataset fashion-mnist --epochs 4 {}--flops 20M:40M"
+    resnet = with_definition(write_sweep(tmp_path / "r", space="resnet", n=12), 12, {"epochs": 4}, "resnet")
+    for key, space in {"tweak": "resnet_tweaks", "preactivation": "resnet_preact", "se": "resnext_se",
+                       "cardinality": "resnext"}.items():
+        assert ablate([resnet], key).commands == [f"{head.format(space, '')} -o {tmp_path / space}"]
+    on = ablate([sweep], "stochastic_depth")
+    assert on.missing == "no pair of sweeps with and without stochastic depth; run regnetx with --drop-path 0.1"
+    assert on.commands == [f"{head.format('regnetx', '--drop-path 0.1 ')} -o {tmp_path / 'regnetx_drop_path'}"]
+    # a sweep trained with drop path: its rate is carried over, and the suggestion switches it off
+    dp = with_definition(write_sweep(tmp_path / "dp", n=12, recipe={"drop_path": 0.2}), 12,
+                         {"epochs": 4, "drop_path": 0.2})
+    off = ablate([dp], "stochastic_depth").commands
+    assert off == [f"{head.format('regnetx', '')} -o {tmp_path / 'regnetx_no_drop_path'}"]
+    assert ablate([dp], "activation").commands == [
+        f"{head.format('regnetx', '--drop-path 0.2 ')} --activation silu -o {tmp_path / 'regnetx_silu'}"]
+    # a network without residual blocks has no branch to drop: regnetx without and with it
+    plain = with_definition(write_sweep(tmp_path / "v", space="nds_vanilla", n=12), 12, {"epochs": 4}, "nds_vanilla")
+    result = ablate([plain], "stochastic_depth")
+    assert "v has no residual blocks to drop" in result.missing
+    assert result.commands == [f"{head.format('regnetx', '')} -o {tmp_path / 'regnetx'}",
+                               f"{head.format('regnetx', '--drop-path 0.1 ')} -o {tmp_path / 'regnetx_drop_path'}"]
+    # the base sweep's seed, so that the suggested sweep trains the same models
+    seeded = with_definition(write_sweep(tmp_path / "s3", n=12, seed=3), 12, {"epochs": 4}, seed=3)
+    assert ablate([seeded], "stochastic_depth").commands == [
+        f"designspace sweep --space regnetx --n 12 --dataset fashion-mnist --seed 3 --epochs 4 --drop-path 0.1 "
+        f"--flops 20M:40M -o {tmp_path / 'regnetx_drop_path'}"]
+
+
+def test_every_suggested_space_is_shipped():
+    from designspace.analysis.ablation import SUGGESTIONS
+    from designspace.space import shipped_spaces
+
+    suggested = {space for _, runs in SUGGESTIONS.values() for space, _ in runs} | {"regnetx", "regnety", "resnext_se"}
+    assert suggested <= set(shipped_spaces())

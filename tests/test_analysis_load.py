@@ -4,6 +4,7 @@
 analysis tests import them.
 """
 
+import hashlib
 import json
 import math
 
@@ -12,13 +13,15 @@ import pandas as pd
 import pytest
 
 import designspace as ds
-from designspace.analysis.load import block_widths, check_metric, load, load_all, parameters
+from designspace.analysis.load import block_widths, check_metric, load, load_all, parameters, spec_value
 
 FASHION = {"resolution": 28, "in_channels": 1, "num_classes": 10, "stem_type": "res_stem_cifar"}
 
 
-def results_row(model: dict, best: float, *, status="ok", epochs=4, dataset="fashion-mnist", index=0) -> dict:
-    """A results-table row for a samples record, with a test-error curve ending at `best`."""
+def results_row(model: dict, best: float, *, status="ok", epochs=4, dataset="fashion-mnist", index=0,
+                recipe=None) -> dict:
+    """A results-table row for a samples record, with a test-error curve ending at `best`; `recipe`
+    adds keys to the recorded recipe."""
     curve = [round(best + 8.0 / (e + 1) - 8.0 / epochs, 4) for e in range(epochs)]
     curve[-1] = best
     row = {"id": model["id"], "space": model["space"], "seed": model.get("seed", 0), "index": index}
@@ -27,7 +30,7 @@ def results_row(model: dict, best: float, *, status="ok", epochs=4, dataset="fas
     row.update(spec=json.dumps(model["spec"], sort_keys=True), status=status, reason=None, best_error=min(curve),
                final_error=curve[-1], train_loss=[2.0 / (e + 1) for e in range(epochs)], test_error=curve,
                epochs=epochs, wall_time=1.0, images_per_second=100.0, device="cpu", threads=1, dataset=dataset,
-               recipe=json.dumps({"epochs": epochs, "lr": 0.1}))
+               recipe=json.dumps({"epochs": epochs, "lr": 0.1, **(recipe or {})}))
     if status == "diverged":  # as the training code records it: the best error before divergence is kept
         row.update(reason="non-finite training loss in epoch 2", final_error=math.nan, test_error=curve[:1] + [None],
                    epochs=2)
@@ -38,11 +41,20 @@ def results_row(model: dict, best: float, *, status="ok", epochs=4, dataset="fas
 
 
 def write_sweep(directory, space="regnetx", n=60, seed=0, activation=None, diverged=0, failed=0, error=None,
-                flops=(20e6, 40e6), epochs=4):
+                flops=(20e6, 40e6), epochs=4, options=None, recipe=None):
     """A sweep directory of n real models of `space` (Fashion-MNIST context) with errors from
-    error(record, rng) (default: lowest near 20 blocks and 30 MF, plus seeded noise)."""
+    error(record, rng) (default: lowest near 20 blocks and 30 MF, plus seeded noise).
+
+    options(i) gives the i-th model network-level spec keys, as a space with them in its context
+    (the same for all models) or sampled per model (a sample.NAME column) would; recipe adds keys
+    to every row's recipe.
+    """
     space_obj = ds.load_space(space).with_context(**FASHION, activation=activation)
     models = space_obj.sample(n, seed=seed, flops=flops)
+    if options:
+        chosen = [options(i) for i in range(len(models))]
+        sampled = {k for o in chosen for k in o if len({json.dumps(c.get(k)) for c in chosen}) > 1}
+        models = [with_options(m, o, sampled) for m, o in zip(models, chosen)]
     rng = np.random.default_rng(seed + 100)
 
     def default_error(model, rng):
@@ -50,13 +62,24 @@ def write_sweep(directory, space="regnetx", n=60, seed=0, activation=None, diver
         return round(8.0 + 0.1 * abs(depth - 20) + 3 * abs(math.log(model["complexity"]["flops"] / 30e6))
                      + rng.gamma(2.0, 0.5), 2)
 
-    rows = [results_row(m, (error or default_error)(m, rng), epochs=epochs, index=i) for i, m in enumerate(models)]
+    rows = [results_row(m, (error or default_error)(m, rng), epochs=epochs, index=i, recipe=recipe)
+            for i, m in enumerate(models)]
     for i in range(diverged + failed):
         rows[i] = results_row(models[i], rows[i]["best_error"], status="diverged" if i < diverged else "failed",
-                              epochs=epochs, index=i)
+                              epochs=epochs, index=i, recipe=recipe)
     directory.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_parquet(directory / "results.parquet", index=False)
     return directory
+
+
+def with_options(model: dict, options: dict, sampled: set) -> dict:
+    """The samples record of `model` with spec keys changed (a valid spec, its id and complexity),
+    the `sampled` ones also recorded as sampled parameters."""
+    spec = ds.ModelSpec.from_dict({**model["spec"], **options})
+    d = spec.to_dict()
+    return {**model, "id": hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12],
+            "sample": {**model["sample"], **{k: options.get(k, spec_value(d, k)) for k in sampled}}, "spec": d,
+            "complexity": dict(ds.complexity(spec))}
 
 
 def test_designspace_directory_counts_diverged_and_failed_models(tmp_path):
@@ -101,6 +124,35 @@ def test_silu_sweeps_and_block_families(tmp_path):
     expected = ["inverted + depthwise" if min(json.loads(s)["bottleneck_ratios"]) < 1 else "depthwise (g = 1)"
                 for s in frame["spec"]]
     assert frame["block"].tolist() == expected and "inverted + depthwise" in expected
+
+
+TWEAKS = [{}, {"stride_position": "1x1"}, {"deep_stem": True}, {"deep_stem": True, "shortcut": "avgpool_conv"},
+          {"stride_position": "1x1", "deep_stem": True}, {"preactivation": True}]
+
+
+def test_seed_architecture_columns_read_omitted_keys_at_their_defaults(tmp_path):
+    frame = load(write_sweep(tmp_path / "r", space="resnet", n=12, options=lambda i: TWEAKS[i % 6],
+                             recipe={"drop_path": 0.2})).frame
+    assert "stride_position" not in json.loads(frame["spec"].iloc[0])  # to_dict leaves defaults out
+    assert frame["tweak"].tolist()[:6] == ["ResNet-B", "ResNet-A", "ResNet-C", "ResNet-D",
+                                           "stride on 1x1, deep stem, 1x1 conv shortcut", "ResNet-B"]
+    assert frame["preactivation"].tolist()[:6] == ["post-activation"] * 5 + ["pre-activation"]
+    assert set(frame["cardinality"]) == {1.0}  # ResNet: one group in every stage
+    assert set(frame["drop_path"]) == {0.2}
+    # stochastic depth is off in a recipe that does not name it (Recipe's default)
+    assert set(load(write_sweep(tmp_path / "rx", n=4)).frame["drop_path"]) == {0.0}
+
+
+def test_cardinality_is_the_most_groups_over_stages_and_tweaks_need_resnet_blocks(tmp_path):
+    frame = load(write_sweep(tmp_path / "x", space="resnext", n=20)).frame
+    for spec, cardinality in zip(frame["spec"], frame["cardinality"]):
+        spec = json.loads(spec)
+        inner = [round(w / b) for w, b in zip(spec["widths"], spec["bottleneck_ratios"])]
+        assert cardinality == max(i // g for i, g in zip(inner, spec["group_widths"]))
+    plain = load(write_sweep(tmp_path / "v", space="nds_vanilla", n=4)).frame
+    assert plain[["tweak", "preactivation", "cardinality"]].isna().all().all()
+    basic = load(write_sweep(tmp_path / "b", space="nds_resnet", n=4)).frame
+    assert basic["tweak"].isna().all() and set(basic["preactivation"]) == {"post-activation"}
 
 
 def test_a_parquet_file_and_names_that_clash(tmp_path):
@@ -164,6 +216,7 @@ def test_pycls_sweep_json(tmp_path):
     assert frame["total_depth"].iloc[0] == 13 and frame["flops"].iloc[1] == 1001
     # a regnet and an anynet job: only the total depth and the learning rate are numbers that vary
     assert parameters(sweep.usable()) == ["total_depth", "sample.lr"]
+    assert frame["drop_path"].isna().all()  # pycls's OPTIM is not a designspace recipe: unknown, not 0
 
 
 # ------------------------------------------------------------------------------------- NDS
@@ -197,6 +250,7 @@ def test_nds_data_json(tmp_path):
     assert spec["group_widths"] == [8, 16, 256]
     assert json.loads(frame["spec"].iloc[2])["block_type"] == "vanilla_block"
     assert json.loads(frame["sample.num_groups"].iloc[0]) == [2, 4, 1]
+    assert frame["cardinality"].iloc[0] == 4 and frame["drop_path"].isna().all()
     assert list(frame["status"]) == ["ok", "ok", "diverged", "ok"]
     assert sweep.excluded_text() == "1 diverged model excluded"
     assert frame["best_error"].iloc[1] == 8.25 and frame["final_error"].iloc[1] == 8.25

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_analysis_load import FASHION, write_sweep
+from test_analysis_load import FASHION, TWEAKS, write_sweep
 
 import designspace as ds
 from designspace.analysis import build_report, curves, ks, ks_table, load, load_all, normalized_curves
@@ -45,6 +45,16 @@ def test_report_holds_every_section_and_is_self_contained(two_sweeps):
     # RegNetX fixes b = 1 and has no SE: those ablations say which sweeps to run instead
     assert f"designspace sweep --space regnety --n 40 --dataset fashion-mnist --epochs 4 -o {two_sweeps / 'regnety'}" \
         in page
+
+
+def test_report_shows_the_seed_architecture_ablations(tmp_path):
+    write_sweep(tmp_path / "tweaks", space="resnet", n=20, options=lambda i: TWEAKS[i % 4])
+    page = build_report(load_all([tmp_path / "tweaks"]), ablations=("tweak", "stochastic_depth"), top=3,
+                        fit_sample=3)
+    assert '<h3 id="ablation-tweak">ResNet tweaks A/B/C/D</h3>' in page and "Bag of Tricks" in page
+    assert all(f"<td>ResNet-{t}</td><td class=n>5</td>" in page for t in "ABCD")
+    assert '<h3 id="ablation-stochastic_depth">' in page and "Huang et al. 2016" in page
+    assert f"--drop-path 0.1 -o {tmp_path / 'resnet_drop_path'}" in page
 
 
 def test_comparisons_and_their_bad_input(tmp_path):

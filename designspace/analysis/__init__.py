@@ -1,5 +1,5 @@
 """Analysis of trained populations: EDFs, normalized EDFs, KS tests, bootstrap good ranges,
-random-search efficiency, quantized-linear fits, the RegNet paper's ablations and the HTML report.
+random-search efficiency, quantized-linear fits, ablations and the HTML report.
 
 Importing it is cheap (numpy only); pandas, scipy and matplotlib load inside the functions that
 use them.

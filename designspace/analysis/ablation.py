@@ -1,13 +1,14 @@
-"""The ablations of the RegNet paper: does depth, b, g, wm, the activation, SE or the block family
-change the error distribution?
+"""Ablations: does depth, b, g, wm, the activation, SE or the block family (the RegNet paper's),
+a ResNet tweak, pre-activation, stochastic depth or the cardinality change the error distribution?
 
 A factor can be answered two ways. Within one sweep, when the factor varies from model to model
 (depth in RegNetX, g in AnyNetX_E): its models are split by the factor's value (numeric factors
 with many values into thirds). Across two sweeps, when their values do not overlap (a ReLU and a
 Swish sweep of one space, RegNetX against RegNetY for SE, X blocks against a MobileNet-style
 space): the pairs whose other settings differ least are compared, and any remaining difference
-is named, because it confounds the comparison. Every comparison is a set of EDFs and a KS test per pair of groups;
-when no sweep can answer, the result says which sweeps to run.
+is named, because it confounds the comparison: the spec's network context and the recipe, except
+the keys that are the factor itself. Every comparison is a set of EDFs and a KS test per pair of
+groups; when no sweep can answer, the result says which sweeps to run.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..spec import RESIDUAL_BLOCKS
 from .bootstrap import good_range
 from .edf import MIN_TEST_MODELS, ks
-from .load import Sweep, spec_dict
+from .load import Sweep, recipe_dict, spec_dict, spec_value
 
 MAX_LEVELS = 6  # a numeric factor with more distinct values is split into thirds
 MAX_PAIRS = 3  # across-sweep comparisons shown per factor
 CONTEXT = ("stem_type", "stem_width", "block_type", "activation", "se_ratio", "head_width", "resolution", "in_channels",
-           "num_classes", "strides")
+           "num_classes", "strides", "stride_position", "shortcut", "deep_stem", "preactivation", "batch_norm",
+           "compression", "expand_3x3_fraction")
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,8 @@ class Factor:
     title: str
     column: str
     numeric: bool
-    finding: str  # what the RegNet paper reports, to read the result against
-    context: tuple[str, ...] = ()  # spec fields that are the factor itself (not confounders)
+    finding: str  # what the literature reports, to read the result against
+    context: tuple[str, ...] = ()  # spec fields (or recipe.NAME) that are the factor itself, not confounders
     short: str = ""  # the numeric factor's name in group labels ("depth 12 to 16", "b = 1")
 
 
@@ -53,14 +56,31 @@ FACTORS = (
            "Swish beats ReLU at 400MF but loses at 6.4GF; with depthwise convolutions (g = 1) Swish is much "
            "better (DDS App. E, Fig. 20).", ("activation",)),
     Factor("se", "Squeeze-and-excitation (SE) on/off", "se", False,
-           "RegNetY (RegNetX plus SE) improves the EDF and the best models (DDS section 4, Fig. 14 right).",
-           ("se_ratio",)),
+           "RegNetY (RegNetX plus SE) improves the EDF and the best models (DDS section 4, Fig. 14 right); "
+           "SE-ResNet-50 has about 1.5 points lower top-1 error than ResNet-50 on ImageNet for under 1% more "
+           "flops (Hu et al. 2018).", ("se_ratio",)),
     Factor("block", "Inverted bottleneck / depthwise vs X block", "block", False,
            "The inverted bottleneck (b < 1) degrades the EDF slightly, and depthwise convolution (g = 1) even "
            "more (DDS section 4, Fig. 14 left)."),
     Factor("wm", "Width multiplier wm", "sample.wm", True,
            "The best models have wm near 2.5, and wm >= 2 is better than smaller values (DDS sections 3.3-4).",
            short="wm"),
+    Factor("tweak", "ResNet tweaks A/B/C/D", "tweak", False,
+           "Each cumulative tweak adds top-1 accuracy on ImageNet: B (stride on the 3x3 instead of the 1x1), C (deep "
+           "stem of three 3x3 convs), D (average pool before the 1x1 shortcut conv); ResNet-50-D is about 1% better "
+           "than ResNet-50 (A) for about 13% more flops (Bag of Tricks, He et al. 2019, Table 5).",
+           ("stride_position", "deep_stem", "shortcut")),
+    Factor("preactivation", "Pre-activation vs post-activation residual blocks", "preactivation", False,
+           "Pre-activation (BN-ReLU-conv) helps most for very deep networks: on CIFAR-10 ResNet-1001 goes from "
+           "7.61% to 4.92% error and ResNet-164 from 5.93% to 5.46%, while shallower ones gain little (He et al. "
+           "2016, Identity Mappings in Deep Residual Networks).", ("preactivation",)),
+    Factor("stochastic_depth", "Stochastic depth (drop-path rate)", "drop_path", True,
+           "Dropping residual branches (survival decaying linearly to 0.5) lowers the error of deep ResNets trained "
+           "long, e.g. a 110-layer ResNet on CIFAR-10 from 6.41% to 5.25% (Huang et al. 2016); with short training "
+           "the regularization can cost more than it gives.", ("recipe.drop_path",), short="drop path"),
+    Factor("cardinality", "Cardinality (groups of the 3x3 conv)", "cardinality", True,
+           "At the same flops, more groups beat a wider or deeper network: ResNeXt-50 32x4d has 22.2% top-1 error "
+           "against 23.9% for ResNet-50 (1x64d) on ImageNet (Xie et al. 2017, Table 3).", short="cardinality"),
 )
 FACTOR_KEYS = tuple(f.key for f in FACTORS)
 
@@ -218,7 +238,7 @@ def _differences(frame_a, frame_b, f: Factor) -> list[str]:
     out = []
     ca, cb = _context(frame_a), _context(frame_b)
     for key in ca:
-        if key in f.context:
+        if key in f.context or key not in cb:  # a recipe key one sweep does not record is unknown, not different
             continue
         if ca[key] != cb[key]:
             out.append(f"{key} ({_describe(ca[key])} vs {_describe(cb[key])})")
@@ -226,12 +246,18 @@ def _differences(frame_a, frame_b, f: Factor) -> list[str]:
 
 
 def _context(frame) -> dict:
-    """A sweep's fixed settings: dataset, epochs, sampled parameters and spec context."""
+    """A sweep's fixed settings: dataset, epochs, sampled parameters, spec context and the recipe
+    keys it records (recipe.NAME; epochs are the trained ones, above; a key that differs between
+    models, such as pycls's sampled learning rates, is one value: 'varies per model')."""
     specs = [d for d in map(spec_dict, frame["spec"].dropna()) if d] if "spec" in frame.columns else []
     context = {"dataset": _values(frame.get("dataset")), "epochs": _values(frame.get("epochs")),
                "sampled parameters": frozenset(c for c in frame.columns if c.startswith("sample.") and "[" not in c)}
     for key in CONTEXT:
-        context[key] = frozenset(json.dumps(s.get(key)) for s in specs)
+        context[key] = frozenset(json.dumps(spec_value(s, key)) for s in specs)
+    recipes = [recipe_dict(text) for text in frame["recipe"].dropna().unique()] if "recipe" in frame.columns else []
+    for key in sorted({k for r in recipes for k in r} - {"epochs"}):
+        values = frozenset(json.dumps(r[key], sort_keys=True) for r in recipes if key in r)
+        context[f"recipe.{key}"] = values if len(values) == 1 else frozenset(["varies per model"])
     return context
 
 
@@ -253,7 +279,13 @@ SUGGESTIONS = {
     "block": ("no sweep varies the block family; anynetx_e samples depthwise (g = 1) and X blocks in one sweep, and "
               "mobilenet has inverted bottlenecks (b < 1; it also changes the block, activation and head)",
               [("anynetx_e", ""), ("mobilenet", "")]),
+    "tweak": ("no sweep varies the ResNet tweaks; resnet_tweaks samples ResNet-A, B, C and D per model",
+              [("resnet_tweaks", "")]),
+    "preactivation": ("no sweep holds pre- and post-activation residual blocks; resnet_preact samples both per model",
+                      [("resnet_preact", "")]),
+    "cardinality": ("no sweep varies the number of groups; resnext samples it per model", [("resnext", "")]),
 }
+DROP_PATH = 0.1  # the rate suggested against a sweep without stochastic depth
 
 
 def _what_to_run(sweeps: list[Sweep], f: Factor) -> tuple[str, list[str]]:
@@ -269,10 +301,27 @@ def _what_to_run(sweeps: list[Sweep], f: Factor) -> tuple[str, list[str]]:
         if space in pair:
             return (f"no sweep with SE to compare with; run {pair[space]} next to {space}",
                     [_command(base, pair[space], "", pair[space])])
-        return ("no pair of sweeps with and without SE; RegNetY is RegNetX with SE",
-                [_command(base, s, "", s) for s in ("regnetx", "regnety")])
+        return ("no sweep or pair of sweeps with and without SE; resnext_se samples SE on or off per model",
+                [_command(base, "resnext_se", "", "resnext_se")])
+    if f.key == "stochastic_depth":
+        return _what_to_run_drop_path(base, space)
     message, runs = SUGGESTIONS[f.key]
     return message, [_command(base, s, extra, s) for s, extra in runs]
+
+
+def _what_to_run_drop_path(base: Sweep, space: str) -> tuple[str, list[str]]:
+    """The base sweep again with stochastic depth switched (on at DROP_PATH, or off); a space
+    without residual blocks has no branch to drop, so regnetx stands in for it."""
+    rate = 0.0 if (_base_value(base, "drop_path") or 0) > 0 else DROP_PATH
+    residual = base.frame["block_type"].isin(RESIDUAL_BLOCKS).any()
+    if not residual:
+        space = "regnetx"
+    out_name = f"{space}_drop_path" if rate else f"{space}_no_drop_path"
+    runs = [_command(base, space, "", out_name, {"drop_path": rate})]
+    if not residual:
+        return (f"no pair of sweeps with and without stochastic depth, and {base.name} has no residual blocks to drop; "
+                f"run regnetx twice, without and with --drop-path {rate:g}", [_command(base, space, "", space)] + runs)
+    return f"no pair of sweeps with and without stochastic depth; run {space} with --drop-path {rate:g}", runs
 
 
 def _space_argument(sweep: Sweep) -> str:
@@ -292,14 +341,17 @@ def _base_value(sweep: Sweep, column: str):
     return None
 
 
-def _command(base: Sweep, space: str, extra: str, out_name: str) -> str:
-    """`designspace sweep` with base's size, data, epochs and windows, for another space/option."""
+def _command(base: Sweep, space: str, extra: str, out_name: str, recipe_changes: dict | None = None) -> str:
+    """`designspace sweep` with base's size, data, epochs, recipe and windows, for another space,
+    option or recipe change."""
     d = base.definition or {}
-    source, recipe = d.get("source") or {}, d.get("recipe") or {}
+    source, recipe = d.get("source") or {}, {**(d.get("recipe") or {}), **(recipe_changes or {})}
     n = d.get("n") or len(base.frame)
     dataset = (d.get("dataset") or {}).get("name") or _base_value(base, "dataset") or "fashion-mnist"
     epochs = recipe.get("epochs") or _recipe_epochs(base)
     parts = ["designspace sweep", "--space", space, "--n", str(n), "--dataset", shlex.quote(str(dataset))]
+    if source.get("seed"):  # the same seed draws the same models of the same space (activation, drop path)
+        parts += ["--seed", str(source["seed"])]
     if epochs:
         parts += ["--epochs", str(epochs)]
     parts += _data_and_recipe_flags(d.get("dataset") or {}, recipe)
@@ -324,7 +376,7 @@ def _data_and_recipe_flags(dataset: dict, recipe: dict) -> list[str]:
     if dataset.get("seed"):
         flags += ["--data-seed", str(dataset["seed"])]
     defaults = Recipe()
-    for key in ("batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing"):
+    for key in ("batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing", "drop_path"):
         if key in recipe and recipe[key] != getattr(defaults, key):
             flags += [f"--{key.replace('_', '-')}", f"{recipe[key]:g}"]
     if recipe.get("nesterov") is False:

@@ -35,7 +35,8 @@ def register(commands) -> None:
     report = commands.add_parser(
         "report", help="write an HTML analysis report of one or more sweeps",
         description="One self-contained HTML file: EDFs, KS tests, bootstrap good ranges, random-search curves, "
-                    "training curves, quantized-linear fits, e_fit and the RegNet paper's ablations.")
+                    "training curves, quantized-linear fits, e_fit and ablations (the RegNet paper's, "
+                    "ResNet tweaks, pre-activation, stochastic depth, cardinality).")
     report.add_argument("sweeps", nargs="+", metavar="DIR", help=SOURCES_HELP)
     report.add_argument("-o", "--output", required=True, help="the report, an .html file")
     comparison_options(report)

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..recipe import Recipe
 from ..results import DEFINITION_FILE, RESULTS_FILE  # a designspace sweep's files (not pycls's sweep.json)
+from ..spec import BOTTLENECK_BLOCKS, OPTIONAL_DEFAULTS, RESIDUAL_BLOCKS, inner_width
 
 METRICS = ("best_error", "final_error")
 COMPLEXITY = ("flops", "params", "acts")
 BLOCK_TYPES = {"double_plain_block": "vanilla_block"}  # NDS names -> ModelSpec names
-BOTTLENECK_BLOCKS = ("res_bottleneck_block", "res_bottleneck_linear_block")
 
 
 @dataclass
@@ -310,10 +311,12 @@ def _number(value) -> float:
 def derive(frame):
     """Add columns computed from each spec (and per-stage sample lists), in place; return frame.
 
-    total_depth (blocks), num_stages, max_width, b and g (largest over stages, as pycls's
-    anynet_b / anynet_g; g is NaN for blocks without groups), se (on/off), activation,
-    block_type, block (X block / inverted bottleneck / depthwise), and sample.NAME[i] for the
-    i-th stage of a per-stage list parameter.
+    total_depth (blocks), num_stages, max_width, b, g and cardinality (groups of the 3x3 conv:
+    inner width / g; each the largest over stages, as pycls's anynet_b / anynet_g; NaN for
+    blocks without groups), se (on/off), activation, block_type, block (X block / inverted
+    bottleneck / depthwise), tweak (ResNet-A..D, bottleneck ResNets), preactivation (residual
+    blocks), drop_path (the recipe's stochastic-depth rate; NaN for a recipe that is not
+    designspace's), and sample.NAME[i] for the i-th stage of a per-stage list parameter.
     """
     import pandas as pd
 
@@ -321,6 +324,9 @@ def derive(frame):
     derived = pd.DataFrame([_spec_columns(s) for s in specs], index=frame.index)
     for column in derived.columns:
         frame[column] = derived[column]
+    texts = [t if isinstance(t, str) else None for t in frame.get("recipe", [None] * len(frame))]
+    drop_path = {text: float(recipe_dict(text).get("drop_path", np.nan)) for text in set(texts)}  # one per recipe
+    frame["drop_path"] = [drop_path[text] for text in texts]
     for column in [c for c in frame.columns if c.startswith("sample.")]:
         lists = [_as_list(v) for v in frame[column]]
         if any(isinstance(v, list) for v in lists):
@@ -347,7 +353,29 @@ def spec_dict(value) -> dict | None:
     return None
 
 
-SPEC_COLUMNS = ("total_depth", "num_stages", "max_width", "b", "g", "se", "activation", "block_type", "block")
+def recipe_dict(value) -> dict:
+    """A recipe cell as a dict: a designspace recipe with every field (absent ones at Recipe's
+    defaults, so that sweeps from before a field was added compare equal), any other recipe
+    (pycls's OPTIM, NDS's optim) as it is, {} when absent or unreadable."""
+    d = spec_dict(value)
+    if not isinstance(d, dict) or not d:
+        return {}
+    try:
+        return asdict(Recipe.from_dict(d))
+    except (ValueError, TypeError):
+        return d
+
+
+def spec_value(spec: dict, key: str):
+    """A spec key's value; the optional keys that to_dict() leaves out are at their defaults."""
+    return spec.get(key, OPTIONAL_DEFAULTS.get(key))
+
+
+SPEC_COLUMNS = ("total_depth", "num_stages", "max_width", "b", "g", "cardinality", "se", "activation", "block_type",
+                "block", "tweak", "preactivation")
+# Bag of Tricks (He et al. 2019) Table 5, cumulative: (stride position, deep stem, shortcut) -> name
+RESNET_TWEAKS = {("1x1", False, "conv"): "ResNet-A", ("3x3", False, "conv"): "ResNet-B",
+                 ("3x3", True, "conv"): "ResNet-C", ("3x3", True, "avgpool_conv"): "ResNet-D"}
 
 
 def _spec_columns(spec: dict | None) -> dict:
@@ -355,17 +383,33 @@ def _spec_columns(spec: dict | None) -> dict:
         return dict.fromkeys(SPEC_COLUMNS, np.nan)
     bottleneck = spec["block_type"] in BOTTLENECK_BLOCKS
     b, g = spec["bottleneck_ratios"], spec["group_widths"]
+    residual = spec["block_type"] in RESIDUAL_BLOCKS
     return {
         "total_depth": int(sum(spec["depths"])),
         "num_stages": len(spec["depths"]),
         "max_width": int(max(spec["widths"])),
         "b": float(max(b)) if bottleneck else np.nan,
         "g": float(max(g)) if bottleneck else np.nan,
+        "cardinality": float(max(inner_width(w, r) // gw for w, r, gw in zip(spec["widths"], b, g)))
+        if bottleneck else np.nan,
         "se": "SE" if spec.get("se_ratio", 0) > 0 else "no SE",
         "activation": "Swish (SiLU)" if spec.get("activation") == "silu" else "ReLU",
         "block_type": spec["block_type"],
         "block": block_kind(spec),
+        "tweak": resnet_tweak(spec) if bottleneck and residual else np.nan,
+        "preactivation": ("pre-activation" if spec_value(spec, "preactivation") else "post-activation")
+        if residual else np.nan,
     }
+
+
+def resnet_tweak(spec: dict) -> str:
+    """'ResNet-A' .. 'ResNet-D' for Bag of Tricks' cumulative tweaks of a bottleneck ResNet; any
+    other combination of stride position, stem and shortcut described plainly."""
+    stride, deep, shortcut = (spec_value(spec, k) for k in ("stride_position", "deep_stem", "shortcut"))
+    if (stride, deep, shortcut) in RESNET_TWEAKS:
+        return RESNET_TWEAKS[stride, deep, shortcut]
+    return (f"stride on {stride}, {'deep' if deep else 'single-conv'} stem, "
+            f"{'avgpool + 1x1 conv' if shortcut == 'avgpool_conv' else '1x1 conv'} shortcut")
 
 
 def block_kind(spec: dict) -> str:

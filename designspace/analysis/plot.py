@@ -25,7 +25,8 @@ PARAMETER_LABELS = {
     "depth": "depth (blocks)", "total_depth": "depth (blocks)", "w0": "w0 (channels)", "wa": "wa (channels per block)",
     "wm": "wm (width ratio)", "width": "width (channels)", "group_width": "group width g (channels)",
     "g": "group width g (channels)", "bottleneck_ratio": "bottleneck ratio b", "b": "bottleneck ratio b",
-    "num_groups": "groups", "lr": "learning rate", "wd": "weight decay", "e_fit": "e_fit (mean |log ratio|)",
+    "num_groups": "groups", "cardinality": "cardinality (groups)", "drop_path": "drop-path rate",
+    "lr": "learning rate", "wd": "weight decay", "e_fit": "e_fit (mean |log ratio|)",
 }
 
 

@@ -5,7 +5,7 @@ Sections: summary, error EDFs (n | min | mean), complexity-normalized EDFs (when
 between every pair, random-search efficiency, bootstrap good ranges of every sampled parameter
 and complexity metric, error against each of them with the range shaded, trends across sweeps,
 training curves of the best and worst models, quantized-linear fits of the best models (per-block
-widths, e_fit), e_fit against error, and the RegNet paper's ablations. What the sweeps cannot
+widths, e_fit), e_fit against error, and the ablations (ablation.FACTORS). What the sweeps cannot
 answer is said, with the sweeps to run.
 """
 
@@ -328,11 +328,11 @@ def _fits(page, sweeps, usable, metric, top, fit_sample, seed):
 def _ablations(page, sweeps, metric, keys, seed):
     if not keys:
         return
-    parts = page.section("ablations", "Ablations of the RegNet paper")
+    parts = page.section("ablations", "Ablations")
     parts.append(_p("Each factor is compared within a sweep where it varies from model to model, and between two "
                     "sweeps whose values of it do not overlap (the pairs that differ least otherwise; other "
                     f"differences are named, as they confound the comparison). Groups of fewer than {MIN_TEST_MODELS} "
-                    "models get no test."))
+                    "models get no test. Each factor starts with what its paper reports."))
     for key in keys:
         result = ablate(sweeps, key, metric, seed)
         parts.append(f'<h3 id="ablation-{key}">{html.escape(result.factor.title)}</h3>')
