@@ -203,23 +203,41 @@ run = "designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}"
 
 def test_shipped_studies_name_valid_feasible_sweeps():
     """Every run command of analysis/*.toml is a valid `designspace sweep` command line writing to
-    the sweep's path, and its space fills the window in the Fashion-MNIST context."""
-    from designspace.cli import build_parser
+    the sweep's path, its space fills the window in the Fashion-MNIST context the sweep samples
+    for, and a categorical factor of the study that varies within the sweep has enough models in
+    each level for a KS test (a tweak, pre-activation, SE: levels that a space draws per model)."""
+    import json
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from designspace.analysis.ablation import FACTORS
+    from designspace.analysis.edf import MIN_TEST_MODELS
+    from designspace.analysis.load import derive
+    from designspace.cli import build_parser, space_for_dataset
 
     studies = sorted((ROOT / "analysis").glob("*.toml"))
     assert {"anynet_refinements", "regnet_vs_anynet", "swish_vs_relu", "depth", "bottleneck", "se",
-            "inverted_bottleneck"} <= {s.stem for s in studies}
-    commands = {}
+            "inverted_bottleneck", "resnet_tweaks", "preactivation", "stochastic_depth", "cardinality",
+            "se_dimension"} <= {s.stem for s in studies}
+    commands, ablations = {}, {}
     for path in studies:
         study = load_study(path)
-        assert study.title and study.description and len(study.sweeps) >= 2
+        assert study.title and study.description and study.sweeps  # one sweep answers a factor varying within it
         for sweep in study.sweeps:
             argv = shlex.split(sweep.run)
             assert argv[:2] == ["designspace", "sweep"]
             args = build_parser().parse_args(argv[1:])
             assert Path(args.output) == sweep.path and args.dataset == "fashion-mnist"
             assert commands.setdefault(str(sweep.path), sweep.run) == sweep.run  # one command per directory
+            ablations.setdefault(sweep.run, set()).update(study.ablations)
+    images = SimpleNamespace(**{k: FASHION[k] for k in ("resolution", "in_channels", "num_classes")})
     for run in commands.values():
         args = build_parser().parse_args(shlex.split(run)[1:])
-        space = ds.load_space(args.space).with_context(**FASHION, activation=args.activation)
-        assert len(space.sample(args.n, seed=args.seed, flops=args.flops)) == args.n
+        models = space_for_dataset(args, images).sample(args.n, seed=args.seed, flops=args.flops)
+        assert len(models) == args.n
+        frame = derive(pd.DataFrame({"spec": [json.dumps(m["spec"]) for m in models]}))
+        for f in FACTORS:  # the block family is left out: its rare levels (mixed stages) follow from per-stage draws
+            if f.key in ablations[run] and not f.numeric and f.key != "block" and frame[f.column].nunique() > 1:
+                levels = frame[f.column].value_counts()
+                assert levels.min() >= MIN_TEST_MODELS, f"{run}: {f.key} levels {levels.to_dict()}"
