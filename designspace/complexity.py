@@ -41,19 +41,39 @@ def complexity_arrays(context: dict, depths, widths, strides, bottleneck_ratios,
     return {m: np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)).copy() for m, v in zip(METRICS, cost)}
 
 
-def complexity_many(specs: list[ModelSpec]) -> dict[str, np.ndarray]:
-    """Complexity of many specs at once, grouped by the fields that decide the layers and by
-    stage count."""
+def complexity_mixed(context: dict, depths, widths, strides, bottleneck_ratios, group_widths) -> dict[str, np.ndarray]:
+    """complexity_arrays where FORM_FIELDS may also vary per network ((N,) arrays): one
+    vectorized pass per distinct combination of them."""
+    varying = [k for k in FORM_FIELDS if isinstance(context.get(k), np.ndarray)]
+    if not varying:
+        return complexity_arrays(context, depths, widths, strides, bottleneck_ratios, group_widths)
+    per_stage = [np.asarray(a) for a in (depths, widths, strides, bottleneck_ratios, group_widths)]
     groups = defaultdict(list)
+    for i, form in enumerate(zip(*(context[k].tolist() for k in varying))):
+        groups[form].append(i)
+    out = {m: np.zeros(len(per_stage[0]), dtype=np.int64) for m in METRICS}
+    for form, rows in groups.items():
+        rows = np.array(rows)
+        sub = {k: v[rows] if isinstance(v, np.ndarray) else v for k, v in context.items()}
+        sub.update(zip(varying, form))
+        result = complexity_arrays(sub, *(a[rows] for a in per_stage))
+        for m in METRICS:
+            out[m][rows] = result[m]
+    return out
+
+
+def complexity_many(specs: list[ModelSpec]) -> dict[str, np.ndarray]:
+    """Complexity of many specs at once, grouped by stage count."""
+    by_stages = defaultdict(list)
     for i, spec in enumerate(specs):
-        groups[(*(getattr(spec, f) for f in FORM_FIELDS), spec.num_stages)].append(i)
+        by_stages[spec.num_stages].append(i)
     out = {m: np.zeros(len(specs), dtype=np.int64) for m in METRICS}
-    for key, index in groups.items():
+    for index in by_stages.values():
         members = [specs[i] for i in index]
-        context = {k: np.array([getattr(s, k) for s in members]) for k in NETWORK_FIELDS if k not in FORM_FIELDS}
-        context.update(zip(FORM_FIELDS, key))
+        context = {k: np.array([getattr(s, k) for s in members], dtype=object if k in FORM_FIELDS else None)
+                   for k in NETWORK_FIELDS}
         arrays = [np.array([getattr(s, name) for s in members]) for name in STAGE_FIELDS]
-        result = complexity_arrays(context, *arrays)
+        result = complexity_mixed(context, *arrays)
         for m in METRICS:
             out[m][index] = result[m]
     return out

@@ -58,6 +58,24 @@ class Dataset:
             changes[f"{split}_images"], changes[f"{split}_labels"] = images[keep], labels[keep]
         return replace(self, **changes)
 
+    def resized(self, resolution: int) -> "Dataset":
+        """The images shrunk to resolution x resolution (area averaging, i.e. antialiased), for a
+        network sampled with a resolution multiplier rho < 1 (MobileNet). Enlarging adds no
+        information and is refused."""
+        if resolution == self.resolution:
+            return self
+        if not 1 <= resolution < self.resolution:
+            raise ValueError(f"{self.name} has {self.resolution}x{self.resolution} images; they can be shrunk for a "
+                             f"network's input but not enlarged to {resolution}x{resolution}")
+
+        def shrink(images):
+            small = torch.nn.functional.interpolate(images.float(), size=(resolution, resolution), mode="area")
+            return small.round().clamp(0, 255).to(torch.uint8)
+
+        padding = max(1, round(self.crop_padding * resolution / self.resolution)) if self.crop_padding else 0
+        return replace(self, train_images=shrink(self.train_images), test_images=shrink(self.test_images),
+                       crop_padding=padding)
+
     def describe(self) -> str:
         return (f"{self.name}: {len(self.train_labels):,} train / {len(self.test_labels):,} test images, "
                 f"{self.in_channels}x{self.resolution}x{self.resolution}, {self.num_classes} classes")

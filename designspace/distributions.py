@@ -59,19 +59,15 @@ class Distribution:
 
 
 def make_distribution(name: str, spec) -> Distribution:
-    """A Distribution from a space file's entry: a number, or a table with `distribution`."""
+    """A Distribution from a space file's entry: a number, or a table with `distribution`, or
+    `values` (numbers, or the strings or booleans of a categorical choice such as activation)."""
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         return _table([spec], [1.0], f"{spec}")
     if not isinstance(spec, dict):
         raise ValueError(f"parameters.{name}: expected a number or a table, got {spec!r}")
     if "values" in spec:
         _only(name, spec, {"values"})
-        values = spec["values"]
-        if not isinstance(values, list) or not values or not all(_is_number(v) for v in values):
-            raise ValueError(f"parameters.{name}.values: expected a non-empty list of numbers, got {values!r}")
-        if len(set(values)) != len(values):
-            raise ValueError(f"parameters.{name}.values: {values} lists a value twice")
-        return _table(values, [1.0] * len(values), f"one of {values}")
+        return categorical(name, spec["values"])
     kind = spec.get("distribution")
     if kind not in KINDS[:-1]:
         raise ValueError(
@@ -96,6 +92,17 @@ def make_distribution(name: str, spec) -> Distribution:
     if kind == "uniform":
         return _table(grid, np.ones(len(grid)), f"uniform on [{low}, {high}] step {step}")
     return _table(grid, _log_uniform_weights(grid, low, high, step), f"log-uniform on [{low}, {high}] step {step}")
+
+
+def categorical(name: str, values) -> Distribution:
+    """Equally likely values: all numbers, all strings or all booleans."""
+    kinds = (_is_number, lambda v: isinstance(v, str), lambda v: isinstance(v, bool))
+    if not isinstance(values, list) or not values or not any(all(map(k, values)) for k in kinds):
+        raise ValueError(f"parameters.{name}.values: expected a non-empty list of numbers, of strings or of "
+                         f"booleans, got {values!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"parameters.{name}.values: {values} lists a value twice")
+    return _table(values, [1.0] * len(values), f"one of {values}")
 
 
 def _grid(name, low, high, step) -> list:
@@ -142,7 +149,7 @@ def _table(values, weights, description) -> Distribution:
     values = np.asarray(values)[order]
     if values.dtype.kind == "i":
         values = values.astype(np.int64)
-    else:
+    elif values.dtype.kind in "uf":
         values = values.astype(np.float64)
     weights = np.asarray(weights, dtype=np.float64)[order]
     return Distribution(values, weights / weights.sum(), description)

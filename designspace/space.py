@@ -22,11 +22,12 @@ from typing import Callable
 
 import numpy as np
 
-from .complexity import METRICS, complexity, complexity_arrays
-from .distributions import Distribution, make_distribution
+from .complexity import METRICS, complexity, complexity_mixed
+from .distributions import Distribution, categorical, make_distribution
+from .layout import expand_3x3_width, round_down, round_half_even
 from .regnet.compatibility import adjust_arrays
 from .regnet.generate import quantized_levels, quantized_widths
-from .spec import BOTTLENECK_BLOCKS, ModelSpec, inner_width
+from .spec import BOTTLENECK_BLOCKS, GROUP_BLOCKS, OPTIONAL_DEFAULTS, RATIO_BLOCKS, ModelSpec
 
 CONTEXT_DEFAULTS = {
     "stem_type": "simple_stem_in",
@@ -38,13 +39,19 @@ CONTEXT_DEFAULTS = {
     "in_channels": 3,
     "resolution": 224,
     "activation": "relu",
+    **OPTIONAL_DEFAULTS,
 }
+# Parameters drawn once per network: any context field but the block type (which decides the
+# per-stage parameters), and the MobileNet multipliers alpha (all widths) and rho (resolution).
+MULTIPLIERS = {"width_multiplier": "alpha", "resolution_multiplier": "rho"}
+NETWORK_PARAMETERS = (set(CONTEXT_DEFAULTS) - {"block_type"}) | set(MULTIPLIERS)
 KIND_NETWORK_KEYS = {"anynet": {"strides"}, "regnet": {"stride", "quantum"}}
 KIND_PARAMETERS = {
     "anynet": ({"depth", "width"}, {"bottleneck_ratio", "group_width", "num_groups"}),
     "regnet": ({"depth", "w0", "wa", "wm", "group_width"}, {"bottleneck_ratio"}),
 }
-TOP_LEVEL_KEYS = {"name", "description", "kind", "network", "parameters", "constraints", "adjust_compatibility"}
+TOP_LEVEL_KEYS = {"name", "description", "kind", "network", "parameters", "variants", "constraints",
+                  "adjust_compatibility"}
 CONSTRAINT_KEYS = {"shared", "increasing", "stages", *METRICS}
 FIRST_CHUNK, LARGEST_CHUNK = 4096, 32768
 DEFAULT_MAX_DRAWS = 2_000_000
@@ -67,13 +74,20 @@ class Space:
     name: str
     kind: str  # "anynet" (per-stage d, w, b, g) or "regnet" (d, w0, wa, wm, g, b)
     network: dict
-    parameters: dict[str, Distribution]
+    parameters: dict[str, Distribution]  # per-stage / RegNet parameters, then network-level ones
     shared: tuple[str, ...] = ()
     increasing: tuple[str, ...] = ()
     stages: tuple[int, int] = (1, 64)
     windows: dict = field(default_factory=dict)  # metric -> (lo, hi), defaults from the file
     adjust_compatibility: bool = True
     description: str = ""
+    fixed_stages: dict = field(default_factory=dict)  # anynet parameter -> one fixed value per stage
+    variants: dict = field(default_factory=dict)  # parameter -> {label: {context field: value}}
+
+    @property
+    def network_parameters(self) -> list[str]:
+        """The parameters drawn once per network, in file order."""
+        return [name for name in self.parameters if name in NETWORK_PARAMETERS or name in self.variants]
 
     # --------------------------------------------------------------------------- context
     def with_context(self, **overrides) -> "Space":
@@ -83,7 +97,7 @@ class Space:
         if unknown:
             raise ValueError(f"space {self.name}: cannot override {', '.join(unknown)}")
         network = {**self.network, **overrides}
-        _check_context(self.name, network)
+        _check_context(network)
         return replace(self, network=network)
 
     @property
@@ -112,7 +126,7 @@ class Space:
             if window is not None:
                 windows[metric] = _check_window(metric, window)
         rng = np.random.default_rng(seed)
-        records, seen = [], set()
+        records, seen, tried = [], set(), set()
         draws = candidates = 0
         closest = (math.inf, None)
         chunk = FIRST_CHUNK
@@ -129,7 +143,12 @@ class Space:
             if miss[best] < closest[0]:
                 closest = (float(miss[best]), {m: int(batch.complexity[m][best]) for m in METRICS})
             for i in np.flatnonzero(miss == 0):
-                record = self._record(batch.row(i), windows)
+                row = batch.row(i)
+                drawn = json.dumps(row["sample"], sort_keys=True)
+                if drawn in tried:  # the same draw again: the same network, already judged
+                    continue
+                tried.add(drawn)
+                record = self._record(row, windows)
                 if record is None or record["key"] in seen:
                     continue
                 seen.add(record.pop("key"))
@@ -177,10 +196,11 @@ class Space:
             s = row["sample"]
             return make_spec(
                 s["depth"], s["w0"], s["wa"], s["wm"], s["group_width"], s["bottleneck_ratio"],
-                q=self.network["quantum"], stride=self.network["stride"], **self.context,
+                q=self.network["quantum"], stride=self.network["stride"], **{**self.context, **row["network"]},
             )
         return ModelSpec(depths=row["depths"], widths=row["widths"], strides=self.network["strides"],
-                         bottleneck_ratios=row["bottleneck_ratios"], group_widths=row["group_widths"], **self.context)
+                         bottleneck_ratios=row["bottleneck_ratios"], group_widths=row["group_widths"],
+                         **{**self.context, **row["network"]})
 
 
 @dataclass
@@ -204,44 +224,124 @@ def _per_stage(space: Space, rng, name: str, size: int, num_stages: int) -> np.n
     return dist.sample(rng, (size, num_stages))
 
 
+def _network_context(space: Space, drawn: dict, size: int) -> dict:
+    """Each candidate's network context: the space's, with the network-level values drawn for
+    it (as (size,) arrays; categorical fields as object arrays of plain str / bool)."""
+    context = dict(space.context)
+
+    def column(key):
+        if not isinstance(context[key], np.ndarray):
+            value = context[key]
+            context[key] = np.full(size, value, dtype=object if isinstance(value, (str, bool)) else None)
+        return context[key]
+
+    for name, values in drawn.items():
+        if name in space.variants:
+            for label, overrides in space.variants[name].items():
+                for key, value in overrides.items():
+                    column(key)[values == label] = value
+        elif name == "width_multiplier":
+            context["stem_width"] = np.maximum(1, round_down(space.context["stem_width"] * values))
+        elif name == "resolution_multiplier":
+            context["resolution"] = np.maximum(1, round_half_even(space.context["resolution"] * values))
+        else:
+            context[name] = np.array(values.tolist(), dtype=object) if values.dtype.kind in "Ub" else values
+    return context
+
+
+def _subset(context: dict, index) -> dict:
+    return {k: v[index] if isinstance(v, np.ndarray) else v for k, v in context.items()}
+
+
+def _network_row(drawn: dict, context: dict, i: int) -> dict:
+    """One candidate's drawn network-level values and the context fields that vary."""
+    return {"drawn": {name: _plain(values[i]) for name, values in drawn.items()},
+            "network": {k: _plain(v[i]) for k, v in context.items() if isinstance(v, np.ndarray)}}
+
+
 def _draw_anynet(space: Space, rng, size: int) -> _Batch:
     strides = np.array(space.network["strides"], dtype=np.int64)
     num_stages = len(strides)
-    draws = {name: _per_stage(space, rng, name, size, num_stages) for name in space.parameters}
-    depths, widths = draws["depth"], draws["width"]
-    if space.network["block_type"] in BOTTLENECK_BLOCKS:
-        ratios = draws["bottleneck_ratio"].astype(np.float64)
-        inner = np.rint(widths * (1.0 / ratios)).astype(np.int64)
+    network_names = space.network_parameters
+    draws = {name: _per_stage(space, rng, name, size, num_stages) for name in space.parameters
+             if name not in network_names}
+    drawn = {name: space.parameters[name].sample(rng, size) for name in network_names}
+    context = _network_context(space, drawn, size)
+    fixed = {name: np.broadcast_to(np.array(values), (size, num_stages)) for name, values in space.fixed_stages.items()}
+    depths, widths = {**draws, **fixed}["depth"], {**draws, **fixed}["width"]
+    if "width_multiplier" in drawn:
+        widths = np.maximum(1, round_down(widths * drawn["width_multiplier"][:, None]))
+    ratios, groups, valid = _stage_shapes(space, {**draws, **fixed}, widths, context)
+    if space.network["block_type"] in GROUP_BLOCKS and space.adjust_compatibility:
+        widths, groups = adjust_arrays(widths, ratios, groups)
+        ratios, groups, valid = _stage_shapes(space, {**draws, **fixed}, widths, context, groups)
+    index = np.flatnonzero(valid)
+    draws = {name: values[index] for name, values in draws.items()}
+    drawn = {name: values[index] for name, values in drawn.items()}
+    context = _subset(context, index)
+    depths, widths, ratios, groups = depths[index], widths[index], ratios[index], groups[index]
+    cx = complexity_mixed(context, depths, widths, np.broadcast_to(strides, widths.shape), ratios, groups)
+
+    def row(i: int) -> dict:
+        sample = {name: _plain(values[i, 0] if name in space.shared else values[i]) for name, values in draws.items()}
+        network = _network_row(drawn, context, i)
+        return {
+            "sample": {**sample, **network["drawn"]}, "network": network["network"], "depths": depths[i].tolist(),
+            "widths": widths[i].tolist(), "bottleneck_ratios": ratios[i].tolist(), "group_widths": groups[i].tolist(),
+        }
+
+    return _Batch(cx, row)
+
+
+def _stage_shapes(space: Space, draws: dict, widths, context: dict, groups=None):
+    """(bottleneck ratios, group widths, valid) of each candidate's stages: the fields its block
+    type reads, and whether ModelSpec would accept them (its rules, vectorized)."""
+    block = space.network["block_type"]
+    if block not in RATIO_BLOCKS:
+        return np.ones(widths.shape), widths.copy(), np.all(widths >= 1, axis=1)
+    ratios = draws["bottleneck_ratio"].astype(np.float64)
+    inner = np.rint(widths * (1.0 / ratios)).astype(np.int64)
+    ok = (inner >= 1) & (widths >= 1)
+    if block == "fire_block":
+        fraction = _per_network(context["expand_3x3_fraction"])
+        expand_3x3 = expand_3x3_width(widths, fraction)
+        return ratios, widths.copy(), np.all(ok & (inner <= widths) & (expand_3x3 >= 1) & (expand_3x3 < widths), axis=1)
+    if groups is None:
         if "num_groups" in draws:
             groups = np.maximum(1, inner // draws["num_groups"])
         else:
             groups = draws["group_width"].astype(np.int64)
-        if space.adjust_compatibility:
-            widths, groups = adjust_arrays(widths, ratios, groups)
-            inner = np.rint(widths * (1.0 / ratios)).astype(np.int64)
-        valid = np.all((inner >= 1) & (inner % groups == 0) & (widths >= 1), axis=1)
-    else:
-        ratios, groups = np.ones(widths.shape), widths.copy()
-        valid = np.ones(size, dtype=bool)
-    index = np.flatnonzero(valid)
-    draws = {name: values[index] for name, values in draws.items()}
-    depths, widths, ratios, groups = depths[index], widths[index], ratios[index], groups[index]
-    cx = complexity_arrays(space.context, depths, widths, np.broadcast_to(strides, widths.shape), ratios, groups)
+    ok &= inner % np.maximum(groups, 1) == 0
+    if block == "dense_block":
+        ok &= widths % np.maximum(inner // np.maximum(groups, 1), 1) == 0
+        ok &= _transitions_ok(context, draws["depth"], widths)
+    return ratios, groups, np.all(ok, axis=1)
 
-    def row(i: int) -> dict:
-        sample = {name: _plain(values[i, 0] if name in space.shared else values[i]) for name, values in draws.items()}
-        return {
-            "sample": sample, "depths": depths[i].tolist(), "widths": widths[i].tolist(),
-            "bottleneck_ratios": ratios[i].tolist(), "group_widths": groups[i].tolist(),
-        }
 
-    return _Batch(cx, row)
+def _per_network(value):
+    """A context value as a column that broadcasts against (N, S) stage arrays."""
+    return value[:, None].astype(np.float64) if isinstance(value, np.ndarray) else value
+
+
+def _transitions_ok(context: dict, depths, growth) -> np.ndarray:
+    """(N, S): whether each dense transition keeps at least one channel (DenseNet compression)."""
+    channels = np.broadcast_to(np.asarray(context["stem_width"]), depths.shape[:1]).astype(np.int64)
+    compression = np.asarray(context["compression"], dtype=np.float64)
+    ok = np.ones(depths.shape, dtype=bool)
+    for i in range(depths.shape[1]):
+        if i:
+            channels = round_down(channels * compression)
+            ok[:, i] = channels >= 1
+        channels = channels + depths[:, i] * growth[:, i]
+    return ok
 
 
 def _draw_regnet(space: Space, rng, size: int) -> _Batch:
     p = space.parameters
     names = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")
     draws = {k: p[k].sample(rng, size) for k in names}
+    drawn = {name: p[name].sample(rng, size) for name in space.network_parameters}
+    context = _network_context(space, drawn, size)
     depth, wa = draws["depth"], draws["wa"].astype(np.float64)[:, None]
     w0, wm = draws["w0"].astype(np.float64)[:, None], draws["wm"].astype(np.float64)[:, None]
     blocks = np.arange(int(depth.max()))
@@ -266,13 +366,16 @@ def _draw_regnet(space: Space, rng, size: int) -> _Batch:
         group_widths = np.broadcast_to(draws["group_width"][index, None], shape)
         widths, groups = adjust_arrays(stage_widths[index, :num_stages], ratios, group_widths)
         stride = np.full(shape, space.network["stride"])
-        parts.append(complexity_arrays(space.context, stage_depths[index, :num_stages], widths, stride, ratios, groups))
+        parts.append(complexity_mixed(_subset(context, index), stage_depths[index, :num_stages], widths, stride,
+                                      ratios, groups))
         order.append(index)
     order = np.concatenate(order) if order else np.zeros(0, np.int64)
     cx = {m: np.concatenate([c[m] for c in parts]) if parts else np.zeros(0, np.int64) for m in METRICS}
 
     def row(i: int) -> dict:
-        return {"sample": {k: _plain(draws[k][order[i]]) for k in names}}
+        network = _network_row(drawn, context, order[i])
+        return {"sample": {**{k: _plain(draws[k][order[i]]) for k in names}, **network["drawn"]},
+                "network": network["network"]}
 
     return _Batch(cx, row)
 
@@ -342,27 +445,32 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
     elif not isinstance(network.get("strides"), list) or not network["strides"]:
         raise ValueError("network.strides: an anynet space needs a list of stage strides, e.g. [2, 2, 2, 2]")
     name = data.get("name", default_name)
-    _check_context(name, network)
+    _check_context(network)
 
     required, optional = KIND_PARAMETERS[kind]
     raw = data.get("parameters", {})
     if not isinstance(raw, dict):
         raise ValueError("parameters: expected a table with one entry per parameter")
-    _keys("parameters.", raw, required | optional)
-    bottleneck = network["block_type"] in BOTTLENECK_BLOCKS
-    if kind == "anynet" and bottleneck:
-        if ("group_width" in raw) == ("num_groups" in raw):
-            raise ValueError("parameters: give exactly one of group_width and num_groups for bottleneck blocks")
-        required = required | {"bottleneck_ratio"}
-    elif kind == "anynet" and set(raw) & optional:
-        raise ValueError(f"parameters: {network['block_type']} has no bottleneck; remove {', '.join(sorted(set(raw) & optional))}")
+    _keys("parameters.", raw, required | optional | NETWORK_PARAMETERS)
+    variants = _parse_variants(data.get("variants", {}), network, raw)
+    block = network["block_type"]
+    if kind == "anynet":
+        uses = ({"bottleneck_ratio"} if block in RATIO_BLOCKS else set()) | (
+            {"group_width", "num_groups"} if block in GROUP_BLOCKS else set())
+        if block in GROUP_BLOCKS and ("group_width" in raw) == ("num_groups" in raw):
+            raise ValueError(f"parameters: give exactly one of group_width and num_groups for {block}")
+        required = required | (uses & {"bottleneck_ratio"})
+        unused = sorted(set(raw) & optional - uses)
+        if unused:
+            raise ValueError(f"parameters: {block} does not use {', '.join(unused)}; remove it")
     missing = sorted(required - set(raw))
     if missing:
         raise ValueError(f"parameters: missing {', '.join(missing)}")
-    parameters = {k: make_distribution(k, v) for k, v in raw.items()}
-    parameters.setdefault("bottleneck_ratio", make_distribution("bottleneck_ratio", 1.0))
-    if kind == "anynet" and not bottleneck:
-        del parameters["bottleneck_ratio"]
+    fixed = _fixed_stages(kind, network, raw)
+    parameters = {k: make_distribution(k, v) for k, v in raw.items() if k not in fixed}
+    if kind == "regnet":
+        parameters.setdefault("bottleneck_ratio", make_distribution("bottleneck_ratio", 1.0))
+    parameters.update((name, categorical(f"variants.{name}", list(labels))) for name, labels in variants.items())
     for key in ("depth", "width", "w0", "group_width", "num_groups"):
         if key in parameters and not (parameters[key].is_integer and parameters[key].values.min() >= 1):
             raise ValueError(f"parameters.{key}: values must be positive integers")
@@ -372,6 +480,7 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
         if not (ratios > 0).all() or not ((expansions < 1) | (expansions == np.round(expansions))).all():
             raise ValueError("parameters.bottleneck_ratio: values must be positive, and below 1 only as 1/e for an "
                              f"integer expansion e (got {ratios.tolist()})")
+    _check_network_parameters(kind, network, parameters)
 
     constraints = data.get("constraints", {})
     _keys("constraints.", constraints, CONSTRAINT_KEYS)
@@ -393,18 +502,70 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
     return Space(
         name=name, kind=kind, network=network, parameters=parameters, shared=shared, increasing=increasing,
         stages=stages, windows=windows, adjust_compatibility=adjust, description=data.get("description", ""),
+        fixed_stages=fixed, variants=variants,
     )
 
 
-def _check_context(name: str, network: dict) -> None:
+def _parse_variants(table, network: dict, raw: dict) -> dict:
+    """[variants.NAME] tables: each label sets some context fields; NAME is drawn uniformly."""
+    _keys("variants.", table, set(table))
+    variants = {}
+    for name, labels in table.items():
+        if name in raw or name in NETWORK_PARAMETERS or name in KIND_PARAMETERS["anynet"][0] | KIND_PARAMETERS["regnet"][0]:
+            raise ValueError(f"variants.{name}: the name of a parameter or network field; choose another name")
+        if not isinstance(labels, dict) or not labels:
+            raise ValueError(f"variants.{name}: expected a table of labels, each a table of network fields")
+        for label, overrides in labels.items():
+            _keys(f"variants.{name}.{label}.", overrides, set(CONTEXT_DEFAULTS) - {"block_type"} - set(raw))
+            _check_context({**network, **overrides}, where=f"variants.{name}.{label}")
+        variants[name] = labels
+    return variants
+
+
+def _fixed_stages(kind: str, network: dict, raw: dict) -> dict:
+    """Per-stage parameters given as a list: the same value for every network (MobileNet-v1's
+    depths and widths, for example)."""
+    fixed = {}
+    for key, value in raw.items():
+        if not isinstance(value, list):
+            continue
+        if kind != "anynet" or key not in KIND_PARAMETERS["anynet"][0] | KIND_PARAMETERS["anynet"][1]:
+            raise ValueError(f"parameters.{key}: a list gives one value per stage, which only anynet per-stage "
+                             "parameters take")
+        if len(value) != len(network["strides"]) or not all(_positive_number(v) for v in value):
+            raise ValueError(f"parameters.{key}: expected {len(network['strides'])} positive numbers (one per stage), "
+                             f"got {value!r}")
+        fixed[key] = tuple(value)
+    return fixed
+
+
+def _positive_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def _check_network_parameters(kind: str, network: dict, parameters: dict) -> None:
+    """Every value a network-level parameter can take must make a valid network."""
+    for key, dist in parameters.items():
+        if key in MULTIPLIERS:
+            values = dist.values
+            if kind != "anynet":
+                raise ValueError(f"parameters.{key}: only anynet spaces take multipliers")
+            if values.dtype.kind not in "if" or not ((values > 0) & (values <= 1)).all():
+                raise ValueError(f"parameters.{key} ({MULTIPLIERS[key]}): values must be in (0, 1], got "
+                                 f"{values.tolist()}")
+        elif key in NETWORK_PARAMETERS:
+            for value in dist.values.tolist():
+                _check_context({**network, key: value}, where=f"parameters.{key} = {value!r}")
+
+
+def _check_context(network: dict, where: str = "") -> None:
     """A probe ModelSpec validates the context fields with ModelSpec's own messages."""
     context = {k: network[k] for k in CONTEXT_DEFAULTS}
-    if context["block_type"] not in BOTTLENECK_BLOCKS and context["se_ratio"]:
-        raise ValueError(f"network.se_ratio: {context['block_type']} has no squeeze-excitation; set it to 0")
     try:
         ModelSpec(depths=[1], widths=[8], strides=[1], bottleneck_ratios=[1.0], group_widths=[8], **context)
     except (ValueError, TypeError) as e:
-        raise ValueError(str(e).replace("ModelSpec.", "network.")) from None
+        message = str(e).replace("ModelSpec.", "network.")
+        raise ValueError(f"{where}: {message}" if where else message) from None
 
 
 def _check_window(metric: str, window) -> tuple[float, float]:

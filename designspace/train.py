@@ -53,6 +53,7 @@ def train(spec: ModelSpec, dataset: Dataset, recipe: Recipe = Recipe(), engine: 
     A spec that does not fit the dataset's images or classes is a ValueError before training.
     """
     check_compatible(spec, dataset)
+    dataset = dataset.resized(spec.resolution)
     device = engine.resolve_device()
     progress = sys.stderr.isatty() if progress is None else progress
     record = {"status": "ok", "reason": None, "final_error": None, "best_error": None, "train_loss": [],
@@ -70,9 +71,11 @@ def train(spec: ModelSpec, dataset: Dataset, recipe: Recipe = Recipe(), engine: 
 
 
 def check_compatible(spec: ModelSpec, dataset: Dataset) -> None:
+    """The spec must take the dataset's channels and classes, and its images at their size or
+    smaller (a resolution multiplier: train() shrinks them)."""
     wanted = (spec.in_channels, spec.resolution, spec.num_classes)
     have = (dataset.in_channels, dataset.resolution, dataset.num_classes)
-    if wanted != have:
+    if (wanted[0], wanted[2]) != (have[0], have[2]) or wanted[1] > have[1]:
         raise ValueError(
             f"the spec takes {wanted[0]}x{wanted[1]}x{wanted[1]} inputs and {wanted[2]} classes, but {dataset.name} "
             f"has {have[0]}x{have[1]}x{have[1]} images and {have[2]} classes; sample the space with "

@@ -11,17 +11,23 @@ SPACES = sorted(shipped_spaces())
 
 
 def window_for(space):
-    return None if space.name.startswith("nds_") else IMAGENET_400MF
+    return None if space.name.startswith("nds_") or space.fixed_stages else IMAGENET_400MF
+
+
+def n_for(space):
+    """mobilenet_v1 fixes the architecture and draws only its two multipliers (124 networks)."""
+    return 100 if space.fixed_stages else 500
 
 
 @pytest.mark.parametrize("name", SPACES)
 def test_every_shipped_space_samples_500_unique_valid_models_reproducibly(name):
     space = ds.load_space(name)
-    records = space.sample(500, seed=3, flops=window_for(space))
-    again = space.sample(500, seed=3, flops=window_for(space))
+    n = n_for(space)
+    records = space.sample(n, seed=3, flops=window_for(space))
+    again = space.sample(n, seed=3, flops=window_for(space))
     assert records == again
-    assert len(records) == 500 and len({r["id"] for r in records}) == 500
-    assert len({str(r["spec"]) for r in records}) == 500
+    assert len(records) == n and len({r["id"] for r in records}) == n
+    assert len({str(r["spec"]) for r in records}) == n
     for r in records:
         spec = ds.ModelSpec.from_dict(r["spec"])
         assert complexity(spec) == r["complexity"]
@@ -169,4 +175,81 @@ def test_inverted_bottlenecks_need_an_integer_expansion(tmp_path):
     path.write_text(USER_SPACE.replace('block_type = "res_basic_block"', 'block_type = "res_bottleneck_linear_block"')
                     + "bottleneck_ratio = { values = [1.0, 0.4] }\ngroup_width = 1\n")
     with pytest.raises(ValueError, match="parameters.bottleneck_ratio: .*integer expansion"):
+        ds.load_space(path)
+
+
+SEED_SPACES = ["resnet_tweaks", "resnet_preact", "resnext_se", "densenet", "squeezenet", "mobilenet_v1"]
+
+
+@pytest.mark.parametrize("name", SEED_SPACES)
+def test_vectorized_complexity_of_network_level_draws_equals_each_spec(name):
+    """Candidates whose form (stem, shortcut, pre-activation, ...) varies are costed exactly."""
+    for space in (ds.load_space(name), ds.load_space(name).with_context(resolution=28, in_channels=1, num_classes=10,
+                                                                          stem_type="res_stem_cifar")):
+        batch = space._draw(np.random.default_rng(5), 600)
+        assert batch.size > 100
+        for i in range(0, batch.size, 3):
+            row = batch.row(i)
+            spec = space._spec(row)
+            assert complexity(spec) == {m: int(batch.complexity[m][i]) for m in ("flops", "params", "acts")}
+
+
+def test_variants_set_the_tweaks_of_each_model():
+    records = ds.load_space("resnet_tweaks").sample(80, seed=0)
+    seen = {}
+    for r in records:
+        spec = ds.ModelSpec.from_dict(r["spec"])
+        seen[r["sample"]["tweak"]] = (spec.stride_position, spec.deep_stem, spec.shortcut)
+    assert seen == {"A": ("1x1", False, "conv"), "B": ("3x3", False, "conv"), "C": ("3x3", True, "conv"),
+                    "D": ("3x3", True, "avgpool_conv")}
+
+
+def test_network_level_parameters_are_drawn_per_model():
+    records = ds.load_space("resnet_preact").sample(60, seed=1)
+    assert {ds.ModelSpec.from_dict(r["spec"]).preactivation for r in records} == {False, True}
+    assert all(ds.ModelSpec.from_dict(r["spec"]).preactivation == r["sample"]["preactivation"] for r in records)
+    se = {r["sample"]["se_ratio"]: r["spec"]["se_ratio"] for r in ds.load_space("resnext_se").sample(40, seed=1)}
+    assert se == {0.0: 0.0, 0.25: 0.25}
+
+
+def test_mobilenet_multipliers_scale_widths_and_resolution():
+    space = ds.load_space("mobilenet_v1")
+    by_multipliers = {(r["sample"]["width_multiplier"], r["sample"]["resolution_multiplier"]): r
+                      for r in space.sample(124, seed=0)}
+    full = ds.ModelSpec.from_dict(by_multipliers[(1.0, 1.0)]["spec"])
+    assert (full.stem_width, full.widths, full.resolution) == (32, (64, 128, 256, 512, 1024), 224)
+    assert round(ds.complexity(full)["flops"] / 1e6) == 569
+    half = ds.ModelSpec.from_dict(by_multipliers[(0.5, 0.5714285714285714)]["spec"])
+    assert (half.stem_width, half.widths, half.resolution) == (16, (32, 64, 128, 256, 512), 128)
+    with pytest.raises(SamplingError, match="found 124 of 125"):
+        space.sample(125, seed=0, max_draws=100_000)
+
+
+SEED_SPACE = """
+kind = "anynet"
+[network]
+block_type = "fire_block"
+strides = [1, 2]
+[parameters]
+depth = { values = [1, 2] }
+width = { values = [64, 128] }
+bottleneck_ratio = 4
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (SEED_SPACE + "width_multiplier = 1.5\n", r"parameters.width_multiplier \(alpha\): values must be in \(0, 1\]"),
+    (SEED_SPACE + "group_width = 8\n", "fire_block does not use group_width"),
+    (SEED_SPACE + "preactivation = { values = [false, true] }\n",
+     "parameters.preactivation = True: network.preactivation: True applies to"),
+    (SEED_SPACE + "expand_3x3_fraction = { values = [0.5, 1.0] }\n", "network.expand_3x3_fraction: must be in"),
+    (SEED_SPACE.replace("depth = { values = [1, 2] }", "depth = [1, 2, 3]"), "parameters.depth: expected 2 positive"),
+    (SEED_SPACE + "[variants.stem]\ndeep = { deep_stem = true, stem_wdith = 8 }\n", "variants.stem.deep.stem_wdith"),
+    (SEED_SPACE + "[variants.bn]\noff = { batch_norm = 0 }\n", "variants.bn.off: network.batch_norm"),
+    (SEED_SPACE + "[variants.depth]\na = {}\n", "variants.depth: the name of a parameter"),
+])
+def test_bad_seed_architecture_dimensions_name_the_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
         ds.load_space(path)

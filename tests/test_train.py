@@ -143,3 +143,15 @@ def test_no_weight_decay_on_batchnorm_and_biases_by_default():
     assert {id(p) for p in no_decay["params"]} == bn_and_bias and no_decay["weight_decay"] == 0.0
     assert all(g["weight_decay"] == 5e-4 for g in parameter_groups(model, Recipe(bn_weight_decay=True))[:1])
     assert parameter_groups(model, Recipe(bn_weight_decay=True))[1]["params"] == []
+
+
+def test_a_resolution_multiplier_trains_on_shrunk_images(data):
+    """MobileNet's rho: a network for 12 px inputs trains on the 16 px dataset, shrunk."""
+    small = TINY.replace(resolution=12)
+    record = train(small, data, QUICK, ONE_THREAD, progress=False)
+    assert record["status"] == "ok" and record["best_error"] < 50.0
+    shrunk = data.resized(12)
+    assert shrunk.train_images.shape[2:] == (12, 12) and shrunk.train_images.dtype == torch.uint8
+    assert abs(shrunk.train_images.float().mean() - data.train_images.float().mean()) < 1.0  # area averaging
+    with pytest.raises(ValueError, match="takes 3x20x20 inputs .* has 3x16x16 images"):
+        train(TINY.replace(resolution=20), data, QUICK, ONE_THREAD, progress=False)

@@ -29,11 +29,13 @@ def make_spec(
     resolution: int = 224,
     activation: str = "relu",
     q: int = 8,
+    **options,
 ) -> ModelSpec:
     """The ModelSpec pycls builds for these RegNet parameters (RegNetX: se_ratio 0; RegNetY: 0.25).
 
     Stage widths are the generated ones after the compatibility adjustment, as in pycls; the
-    defaults are pycls's RegNet defaults (with ImageNet's 1000 classes at 224 px).
+    defaults are pycls's RegNet defaults (with ImageNet's 1000 classes at 224 px). `options` are
+    ModelSpec's optional keys (pre-activation, ...).
     """
     generated = generate(w0, wa, wm, depth, q)
     stages = generated["num_stages"]
@@ -55,4 +57,5 @@ def make_spec(
         in_channels=in_channels,
         resolution=resolution,
         activation=activation,
+        **options,
     )
