@@ -195,6 +195,7 @@ def space_for_dataset(args, dataset):
     )
 
 
+CONTEXT_FLAGS = ("stem_type", "stem_width", "activation", "head_width")  # network overrides a sweep records
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
                 "drop_path", "nesterov", "augment")
 
@@ -247,7 +248,8 @@ def cmd_sweep(args) -> None:
             raise ValueError("--n: say how many models to sample from the space")
         space = space_for_dataset(args, dataset)
         models = space.sample(args.n, seed=args.seed, flops=args.flops, params=args.params, acts=args.acts)
-        source = {"space": args.space, "seed": args.seed, "flops": args.flops, "params": args.params, "acts": args.acts}
+        source = {"space": args.space, "seed": args.seed, "flops": args.flops, "params": args.params, "acts": args.acts,
+                  "context": {k: getattr(args, k) for k in CONTEXT_FLAGS if getattr(args, k) is not None}}
     else:
         raise ValueError("give --space NAME --n N (models sampled here) or --samples FILE.jsonl")
     definition = definition_for(models, dataset_options(args), asdict(recipe), source)

@@ -79,12 +79,21 @@ def test_confounders_of_a_pair_are_named(tmp_path):
     assert "block_type (res_bottleneck_block vs res_bottleneck_linear_block)" in caveat
 
 
-def with_definition(directory, n, recipe, space="regnetx", seed=0):
+def with_definition(directory, n, recipe, space="regnetx", seed=0, context=None):
     """The sweep at directory, with the sweep.json of a designspace sweep of n models of space."""
     (directory / "sweep.json").write_text(json.dumps(
         {"n": n, "models": "x", "dataset": {"name": "fashion-mnist"}, "recipe": recipe,
-         "source": {"space": space, "seed": seed, "flops": [20e6, 40e6], "params": None, "acts": None}}))
+         "source": {"space": space, "seed": seed, "flops": [20e6, 40e6], "params": None, "acts": None,
+                    "context": context or {}}}))
     return load(directory)
+
+
+def test_suggested_sweeps_keep_the_base_sweeps_network_overrides(tmp_path):
+    sweep = with_definition(write_sweep(tmp_path / "t", space="resnet", n=12), 12, {"epochs": 4}, "resnet",
+                            context={"stem_width": 16})
+    assert ablate([sweep], "tweak").commands == [
+        f"designspace sweep --space resnet_tweaks --n 12 --dataset fashion-mnist --epochs 4 --flops 20M:40M "
+        f"--stem-width 16 -o {tmp_path / 'resnet_tweaks'}"]
 
 
 def test_what_to_run_when_no_sweep_answers(tmp_path):

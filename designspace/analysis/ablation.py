@@ -359,6 +359,8 @@ def _command(base: Sweep, space: str, extra: str, out_name: str, recipe_changes:
         window = source.get(metric)
         if window:
             parts += [f"--{metric}", ":".join(_amount(v) for v in window)]
+    for key, value in (source.get("context") or {}).items():  # the base sweep's network overrides
+        parts += [f"--{key.replace('_', '-')}", shlex.quote(str(value))]
     if extra:
         parts.append(extra)
     parts += ["-o", shlex.quote(str(Path(base.source).parent / out_name))]
