@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from .cpu_layout import available_cpus, cache_path, fastest_layout
 from .results import DEFINITION_FILE, ResultsTable, result_row
 from .samples_io import atomic_write, write_samples
 
@@ -134,6 +135,22 @@ def check_resources(ray, cpus_per_trial: float, gpus_per_trial: float) -> None:
                          f"(the largest has {most:g})")
 
 
+def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float) -> dict:
+    """CPUs (and torch threads) per trial and why, as sweep.json records it: as given, one per GPU
+    trial, or by default this machine's fastest layout (measured once, then cached)."""
+    if cpus_per_trial is not None:
+        plural = "s" * (cpus_per_trial != 1)
+        return {"cpus_per_trial": cpus_per_trial, "why": f"{cpus_per_trial:g} CPU{plural} per model (--cpus-per-trial)"}
+    if gpus_per_trial > 0:
+        return {"cpus_per_trial": 1, "why": "1 CPU per model beside its GPU share"}
+    try:
+        choice = fastest_layout()
+    except RuntimeError as e:
+        raise ValueError(f"{e}; give --cpus-per-trial to choose without measuring") from None
+    where = f"cached in {cache_path()}" if choice.cached else f"measured now, saved in {cache_path()}"
+    return {"cpus_per_trial": choice.layout.threads, "why": f"{choice.describe()}, {where}", **choice.to_dict()}
+
+
 # --------------------------------------------------------------------------------- trials
 @functools.lru_cache(maxsize=2)
 def _dataset(options_json: str):
@@ -162,19 +179,25 @@ def run_trial(config: dict, models: dict, dataset: dict, recipe: dict, engine: d
 
 
 # ---------------------------------------------------------------------------------- sweep
-def run_sweep(directory, models: list[dict], definition: dict, *, address=None, cpus_per_trial: float = 1,
+def run_sweep(directory, models: list[dict], definition: dict, *, address=None, cpus_per_trial: float | None = None,
               gpus_per_trial: float = 0, max_concurrent: int | None = None, retries: int = 2,
               resume: bool = False, progress: bool | None = None) -> ResultsTable:
-    """Train every model of the sweep that has no finished row yet; return the results table."""
+    """Train every model of the sweep that has no finished row yet; return the results table.
+
+    cpus_per_trial None: this machine's fastest CPU layout (cpu_layout), chosen before Ray starts
+    so that the probe has the CPUs to itself; sweep.json records the layout of the latest run.
+    """
     table = open_directory(directory, definition, resume)
     finished = table.finished_ids()
     todo = [m for m in models if m["id"] not in finished]
     if not todo:
         return table
-    ray = connect(address)
+    layout = choose_layout(cpus_per_trial, gpus_per_trial)
+    cpus_per_trial = layout["cpus_per_trial"]
+    ray = connect(address, num_cpus=available_cpus())
     check_resources(ray, cpus_per_trial, gpus_per_trial)
-    if not (Path(directory) / DEFINITION_FILE).is_file():
-        create_directory(directory, definition, models)
+    print(f"CPU layout: {layout['why']}", file=sys.stderr)
+    create_directory(directory, {**definition, "layout": layout}, models)
     from ray import tune
 
     engine = {"device": "cuda" if gpus_per_trial > 0 else "cpu", "threads": max(1, int(cpus_per_trial))}

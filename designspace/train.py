@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from .cpu_layout import available_cpus, thread_counts
 from .data import Dataset
 from .model import build_model, set_drop_path
 from .recipe import Recipe
@@ -210,12 +210,12 @@ def evaluate(model, batches: Batches, batch_size: int, bf16: bool) -> float:
 
 
 def choose_threads(model, batches: Batches, threads) -> int:
-    """Set torch's CPU threads; "auto" times a few training steps at each candidate count."""
-    available = len(os.sched_getaffinity(0))
+    """Set torch's CPU threads; "auto" times a few training steps at each candidate count (for one
+    job alone; a sweep runs several at once and takes its threads from cpu_layout instead)."""
     if threads != "auto":
         torch.set_num_threads(int(threads))
         return int(threads)
-    candidates = sorted({1, available} | {2**k for k in range(1, available.bit_length()) if 2**k < available})
+    candidates = thread_counts(available_cpus())
     if len(candidates) == 1:
         torch.set_num_threads(1)
         return 1

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import designspace as ds
+from designspace.cpu_layout import fastest_layout
 from designspace.results import read_results, summary
 from designspace.sweep import definition_for, run_sweep
 from designspace.train import Recipe
@@ -21,6 +22,14 @@ from designspace.train import Recipe
 DESIGNSPACE = [sys.executable, "-m", "designspace"]
 DATASET = {"name": "synthetic", "data_dir": None, "resolution": 8, "train_subset": None, "test_subset": None, "seed": 0}
 TINY_SPACE = ["--space", "nds_resnet", "--dataset", "synthetic", "--resolution", "8", "--flops", ":3M"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def layout(tmp_path_factory):
+    """The sweeps here take their CPU layout from a cache of their own, measured once (briefly) for real."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg")))
+        yield fastest_layout(steps=2)
 
 
 def tiny_models(n, seed=0, flops=(0, 3e6)):
@@ -35,7 +44,7 @@ def run(*args, check=True, **kwargs):
     return result
 
 
-def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path):
+def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path, layout):
     models = tiny_models(6)
     recipe = asdict(Recipe(epochs=2))
     definition = definition_for(models, DATASET, recipe, {"space": "nds_resnet"})
@@ -43,6 +52,10 @@ def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path):
     table = read_results(tmp_path / "s")
     assert sorted(table["id"]) == sorted(m["id"] for m in models)
     assert (table["status"] == "ok").all() and (table["attempts"] == 1).all()
+    # by default, this machine's measured layout: its threads per model, recorded in sweep.json
+    recorded = json.loads((tmp_path / "s" / "sweep.json").read_text())["layout"]
+    assert (recorded["jobs"], recorded["threads"]) == (layout.layout.jobs, layout.layout.threads)
+    assert recorded["cpus_per_trial"] == layout.layout.threads and (table["threads"] == layout.layout.threads).all()
     assert {"sample.depth", "sample.width", "spec", "flops", "params", "acts", "best_error", "final_error",
             "train_loss", "test_error", "epochs", "wall_time", "images_per_second", "device", "recipe"} <= set(table)
     assert all(len(curve) == 2 for curve in table["test_error"]) and (table["epochs"] == 2).all()
@@ -131,6 +144,7 @@ def test_a_samples_file_can_be_trained_later(ray_cluster, tmp_path):
     result = run("sweep", "--samples", samples, "--dataset", "synthetic", "--resolution", 8, "--epochs", 1,
                  "--address", ray_cluster, "-o", tmp_path / "s")
     assert "3 of 3 models trained" in result.stdout
+    assert "CPU layout: " in result.stderr and "cached in" in result.stderr  # measured by the fixture
     summary_text = run("results", tmp_path / "s", "--csv", tmp_path / "s.csv").stdout
     assert "3 of 3 models trained" in summary_text
     exported = pd.read_csv(tmp_path / "s.csv")
@@ -152,7 +166,11 @@ def test_resources_the_cluster_lacks_are_refused_at_once(ray_cluster, tmp_path, 
 
 def test_bad_sweep_input_is_one_line_and_touches_nothing(ray_cluster, tmp_path):
     done = tmp_path / "done"
-    run("sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--address", ray_cluster, "-o", done)
+    result = run("sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--cpus-per-trial", 2, "--address", ray_cluster,
+                 "-o", done)
+    assert "CPU layout: 2 CPUs per model (--cpus-per-trial)" in result.stderr
+    assert json.loads((done / "sweep.json").read_text())["layout"]["cpus_per_trial"] == 2
+    assert (read_results(done)["threads"] == 2).all()
     snapshot = {p.name: p.read_bytes() for p in done.iterdir() if p.is_file()}
     (tmp_path / "not_samples.jsonl").write_text("hello\n")
     cases = [

@@ -1,0 +1,215 @@
+"""CPU thread layout: how many training jobs run at once on this machine, with how many threads each.
+
+On a CPU the layout decides a sweep's throughput more than anything else: small models scale
+badly across threads, so N jobs x 1 thread often trains several times more models per hour than
+1 job x N threads, but not for every machine and model size. So the layout is measured, not
+guessed: each candidate runs a few real training steps of a representative model in as many
+concurrent processes as the layout has jobs (as Ray's workers would run them), and the fastest
+wins, unless a layout with more jobs comes within MARGIN of it: a job with several threads loses
+the most when anything else runs on the machine (on the 2-CPU development machine, 1 job x 2
+threads fell to 30-100 img/s beside a test run, where 2 jobs x 1 thread kept 220-490), and a sweep
+always has Ray beside it. The answer is cached per machine (CPU model, CPU count, torch version),
+so only the first sweep on a machine pays for the probe (about 15 s on 2 CPUs); delete the cache
+file to measure again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .samples_io import atomic_write
+
+# A RegNetX of the size of the README's `designspace train` example, on 28 px synthetic images.
+PROBE_SPACE, PROBE_FLOPS, PROBE_RESOLUTION = "regnetx", (5e6, 15e6), 28
+PROBE_STEPS = 6  # timed steps of batch 128 per job, after one warm-up step
+MARGIN = 0.1  # a layout with more jobs wins when it comes within this fraction of the fastest
+CACHE_FILE = "cpu_layout.json"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """`jobs` training jobs at once, each with `threads` torch threads."""
+
+    jobs: int
+    threads: int
+
+    def __str__(self) -> str:
+        return f"{self.jobs}x{self.threads}"
+
+    def describe(self) -> str:
+        return f"{self.jobs} job{'s' * (self.jobs > 1)} x {self.threads} thread{'s' * (self.threads > 1)}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen layout, the images/s measured for every candidate ("JOBSxTHREADS"), and whether
+    it came from the cache."""
+
+    layout: Layout
+    images_per_second: dict[str, float]
+    cached: bool
+
+    def describe(self) -> str:
+        measured = ", ".join(f"{name} {speed:,.0f}" for name, speed in self.images_per_second.items())
+        return f"{self.layout.describe()} ({f'img/s {measured}' if measured else 'the only layout'})"
+
+    def to_dict(self) -> dict:
+        return {"jobs": self.layout.jobs, "threads": self.layout.threads,
+                "images_per_second": self.images_per_second}
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use (a container's or taskset's share, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def thread_counts(cpus: int) -> list[int]:
+    """Candidate threads per job: 1, the powers of two below `cpus`, and `cpus`."""
+    return sorted({1, cpus} | {2**k for k in range(1, cpus.bit_length()) if 2**k < cpus})
+
+
+def layouts(cpus: int) -> list[Layout]:
+    """Every candidate layout of `cpus` CPUs, most jobs first."""
+    return [Layout(cpus // t, t) for t in thread_counts(cpus)]
+
+
+def cache_path() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "designspace" / CACHE_FILE
+
+
+def machine_key(cpus: int) -> str:
+    """What the fastest layout depends on: the CPU, how many of it, torch (and the probe itself)."""
+    import torch
+
+    lo, hi = PROBE_FLOPS
+    return (f"{cpu_model()} | {cpus} CPUs | torch {torch.__version__} | probe {PROBE_SPACE} "
+            f"{lo / 1e6:g}-{hi / 1e6:g}MF {PROBE_RESOLUTION}px, margin {MARGIN:g}")
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (Linux), else what the platform says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fastest_layout(cpus: int | None = None, steps: int = PROBE_STEPS, cache: Path | None = None) -> Choice:
+    """This machine's fastest layout: from the cache, else measured (and cached)."""
+    cpus = cpus or available_cpus()
+    cache = cache or cache_path()
+    key = machine_key(cpus)
+    entries = _read_cache(cache)
+    if key in entries:
+        entry = entries[key]
+        return Choice(Layout(entry["jobs"], entry["threads"]), entry["images_per_second"], cached=True)
+    candidates = layouts(cpus)
+    if len(candidates) == 1:
+        return Choice(candidates[0], {}, cached=False)
+    speeds = {str(layout): measure(layout, steps) for layout in candidates}
+    fastest = max(speeds.values())
+    chosen = next(layout for layout in candidates if speeds[str(layout)] >= (1 - MARGIN) * fastest)
+    choice = Choice(chosen, speeds, cached=False)
+    entries[key] = {**choice.to_dict(), "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(cache, lambda tmp: Path(tmp).write_text(json.dumps(entries, indent=2) + "\n"))
+    return choice
+
+
+def _read_cache(path: Path) -> dict:
+    """The cached entries; an unreadable or foreign file counts as empty (it is rewritten)."""
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def measure(layout: Layout, steps: int = PROBE_STEPS) -> float:
+    """Training images/s of the whole machine: `layout.jobs` processes train the probe model at
+    once, `layout.threads` threads each, released together after their warm-up; wall time from
+    the first start to the last end."""
+    command = [sys.executable, "-m", __name__, str(layout.threads), str(steps)]
+    logs = [tempfile.TemporaryFile() for _ in range(layout.jobs)]
+    jobs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+            for log in logs]
+    try:
+        ready = all(job.stdout.readline().strip() == "ready" for job in jobs)
+        if ready:
+            for job in jobs:  # the start signal: end of input
+                job.stdin.close()
+            spans = [job.stdout.readline() for job in jobs]
+        if not ready or any(job.wait() for job in jobs):
+            raise RuntimeError(f"the CPU layout probe {layout.describe()} failed: {_last_line(logs)}")
+    finally:
+        for job in jobs:
+            if job.poll() is None:
+                job.kill()
+                job.wait()
+        for log in logs:
+            log.close()
+    starts, ends, images = zip(*map(json.loads, spans))
+    return sum(images) / (max(ends) - min(starts))
+
+
+def _last_line(logs) -> str:
+    """The last line the probe jobs wrote to stderr: the exception of the one that failed."""
+    lines = []
+    for log in logs:
+        log.seek(0)
+        lines += [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else "no error message"
+
+
+def probe_dataset(train: int):
+    """Synthetic 28 px images, `train` of them to train on and one batch to test."""
+    from .data import synthetic
+    from .recipe import Recipe
+
+    return synthetic(seed=0, resolution=PROBE_RESOLUTION, train=train, test=Recipe().batch_size)
+
+
+def probe_space(dataset):
+    """The probe's design space, sampled for `dataset`'s images."""
+    from .space import load_space
+
+    return load_space(PROBE_SPACE).with_context(resolution=dataset.resolution, in_channels=dataset.in_channels,
+                                                num_classes=dataset.num_classes, stem_type="res_stem_cifar")
+
+
+def _probe_job(threads: int, steps: int) -> None:
+    """One job of the probe, in its own process: warm up (oneDNN builds its kernels on the first
+    step), say "ready", wait for the start signal, train one epoch of `steps` steps, and print
+    when it ran."""
+    from .recipe import Recipe
+    from .spec import ModelSpec
+    from .train import Engine, train
+
+    engine, recipe = Engine(device="cpu", threads=threads), Recipe(epochs=1)
+    data = probe_dataset(steps * recipe.batch_size)
+    spec = ModelSpec.from_dict(probe_space(data).sample(1, seed=0, flops=PROBE_FLOPS)[0]["spec"])
+    train(spec, data.subset(train=recipe.batch_size), recipe, engine, progress=False)
+    print("ready", flush=True)
+    sys.stdin.read()
+    start = time.monotonic()
+    record = train(spec, data, recipe, engine, progress=False)
+    if record["status"] != "ok":
+        raise RuntimeError(record["reason"])
+    print(json.dumps([start, time.monotonic(), len(data.train_labels)]), flush=True)
+
+
+if __name__ == "__main__":
+    _probe_job(int(sys.argv[1]), int(sys.argv[2]))
