@@ -41,13 +41,9 @@ demo: $(STAMP) data
 	$(BIN)/designspace edf $(DEMO)/anynetx_a $(DEMO)/regnetx -o $(DEMO)/edf.png
 	$(BIN)/designspace report $(DEMO)/anynetx_a $(DEMO)/regnetx -o $(DEMO)/report.html
 
+# `make bench BENCH=--quick` for smaller sizes; BENCH="--only training,sweep" for some of it.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_sampling.py
-	$(BIN)/python benchmarks/bench_complexity.py
-	$(BIN)/python benchmarks/bench_regnet_fit.py
-	$(BIN)/python benchmarks/bench_training.py
-	$(BIN)/python benchmarks/bench_sweep.py
-	$(BIN)/python benchmarks/bench_analysis.py
+	$(BIN)/python benchmarks/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

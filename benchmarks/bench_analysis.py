@@ -1,13 +1,10 @@
-"""Time the analysis layer against plain baselines run in this process, and the full report.
+"""Analysis: the EDF, the NDS normalization weights, a 2,500-resample bootstrap and the random-search
+curve, each against the plain way in this process (sorting Python lists; np.histogram + np.digitize
+per call as the NDS notebooks do; pycls's bootstrap, one np.random.choice per resample in a Python
+loop, and the same drawn all at once with numpy; NDS's random-search simulation); and the whole
+report of a generated sweep, in this process and as the `designspace report` command.
 
-Run: python benchmarks/bench_analysis.py
-1. On 100,000 models: the EDF, the NDS normalization weights and a 2,500-resample bootstrap,
-   each against the plain way (sorting Python lists; np.histogram + np.digitize per call as the
-   NDS notebooks do; pycls's bootstrap, one np.random.choice per resample in a Python loop, and
-   the same drawn all at once with numpy), and the exact random-search curve against NDS's
-   simulation.
-2. The whole report of a generated 1,000-model RegNetX sweep, in this process and as the
-   `designspace report` command (imports included).
+    python benchmarks/bench_analysis.py [--quick]
 """
 
 import subprocess
@@ -17,26 +14,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import Figure, best_time, run_alone
+from test_analysis_load import write_sweep
 
 from designspace.analysis import best_of_resamples, complexity_weights, edf, random_search, report
 from designspace.analysis.load import load_all
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_analysis_load import write_sweep  # noqa: E402
-
-N = 100_000
 RESAMPLES = 2500
 BINS, LO, HI = 40, 20e6, 60e6
-
-
-def timed(function, repeat=3):
-    """(best seconds of `repeat` runs, result)."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def plain_edf(errors):
@@ -87,79 +72,58 @@ def simulated_search(errors, weights, seed=0):
     return means
 
 
-def population():
+def population(n):
     rng = np.random.default_rng(0)
-    errors = np.round(8 + rng.gamma(2.0, 1.5, N), 2)  # two decimals, so there are many ties, as in real sweeps
-    flops = rng.uniform(15e6, 65e6, N)
+    errors = np.round(8 + rng.gamma(2.0, 1.5, n), 2)  # two decimals, so there are many ties, as in real sweeps
+    flops = rng.uniform(15e6, 65e6, n)
     return errors, flops
 
 
-def bench_primitives():
-    errors, flops = population()
-    rows = []
-    ours, _ = timed(lambda: edf(errors))
-    base, _ = timed(lambda: plain_edf(errors))
-    rows.append(("EDF (sort, cumulative fraction)", ours, "sorted() on a list", base))
-    ours_w, weights = timed(lambda: complexity_weights(flops, BINS, LO, HI))
-    base, reference = timed(lambda: histogram_weights(flops, BINS, LO, HI))
+def primitives(n):
+    errors, flops = population(n)
+    ours_w, weights = best_time(lambda: complexity_weights(flops, BINS, LO, HI))
+    base_w, reference = best_time(lambda: histogram_weights(flops, BINS, LO, HI))
     assert np.allclose(weights, reference, rtol=1e-12, atol=0)
-    rows.append((f"normalization weights ({BINS} bins)", ours_w, "np.histogram + np.digitize", base))
-    ours_b, picks = timed(lambda: best_of_resamples(errors, seed=0))
-    loop, _ = timed(lambda: loop_bootstrap(errors), repeat=1)
-    drawn, _ = timed(lambda: drawn_bootstrap(errors), repeat=1)
-    rows.append((f"bootstrap, {RESAMPLES} resamples of 25%", ours_b, "pycls loop, one choice per resample", loop))
-    rows.append(("", ours_b, "all indices drawn with numpy (chunked)", drawn))
-    ours_s, _ = timed(lambda: random_search(errors, weights))
-    base, _ = timed(lambda: simulated_search(errors, weights), repeat=1)
-    rows.append(("random-search curve, m = 1 .. 65536", ours_s, "NDS simulation (n draws per size)", base))
-
-    print(f"{N:,} models")
-    print(f"{'':42s}{'ours':>10s}   {'baseline':40s}{'time':>10s}{'ratio':>9s}")
-    for name, mine, base_name, base_time in rows:
-        ratio = base_time / mine
-        print(f"{name:42s}{mine * 1e3:>8.2f}ms   {base_name:40s}{base_time * 1e3:>8.1f}ms"
-              f"{ratio:>8.{1 if ratio < 10 else 0}f}x")
-    total, _ = timed(lambda: (edf(errors, complexity_weights(flops, BINS, LO, HI)), best_of_resamples(errors)))
-    print(f"EDF + normalization + bootstrap together: {total * 1e3:.1f} ms")
+    ours_b, _ = best_time(lambda: best_of_resamples(errors, seed=0))
+    of = f"{n:,} models"
+    together, _ = best_time(lambda: (edf(errors, complexity_weights(flops, BINS, LO, HI)), best_of_resamples(errors)))
+    return [
+        Figure(f"EDF of {of}", best_time(lambda: edf(errors))[0], best_time(lambda: plain_edf(errors))[0],
+               "sorted() on a Python list"),
+        Figure(f"normalization weights ({BINS} bins), {of}", ours_w, base_w, "np.histogram + np.digitize"),
+        Figure(f"bootstrap, {RESAMPLES:,} resamples of 25% of {of}", ours_b,
+               best_time(lambda: loop_bootstrap(errors), repeat=1)[0], "pycls loop, one choice per resample"),
+        Figure("the same bootstrap", ours_b, best_time(lambda: drawn_bootstrap(errors), repeat=1)[0],
+               "all indices drawn with numpy (chunked)"),
+        Figure(f"random-search curve of {of}", best_time(lambda: random_search(errors, weights))[0],
+               best_time(lambda: simulated_search(errors, weights), repeat=1)[0], "NDS simulation (n draws per size)"),
+        Figure(f"EDF + normalization + bootstrap together, {of}", together),
+    ]
 
 
-def bench_report():
+def full_report(n):
     with tempfile.TemporaryDirectory() as tmp:
-        directory = write_sweep(Path(tmp) / "regnetx", n=1000, diverged=5, failed=2, flops=(20e6, 60e6), epochs=10)
-        import matplotlib.figure  # noqa: F401  (imports are timed separately below)
+        directory = write_sweep(Path(tmp) / "regnetx", n=n, diverged=5, failed=2, flops=(20e6, 60e6), epochs=10)
+        import matplotlib.figure  # noqa: F401  (the command below pays for its imports; this process already has them)
         import scipy.stats  # noqa: F401
 
         start = time.perf_counter()
-        sweeps = load_all([directory])
-        loaded = time.perf_counter()
-        report.save(report.build(sweeps, normalize="flops"), Path(tmp) / "report.html")
-        done = time.perf_counter()
+        report.save(report.build(load_all([directory]), normalize="flops"), Path(tmp) / "report.html")
+        in_process = time.perf_counter() - start
         size = (Path(tmp) / "report.html").stat().st_size
         command = [sys.executable, "-m", "designspace", "report", str(directory), "-o", f"{tmp}/cli.html",
                    "--normalize", "flops"]
-        process_start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        process = time.perf_counter() - process_start
-    print(f"full report of a 1,000-model RegNetX sweep (with --normalize flops): {done - start:.2f} s in process "
-          f"(load {loaded - start:.2f} s, build and write {done - loaded:.2f} s; {size / 1e6:.1f} MB of HTML); "
-          f"`designspace report` as a whole process: {process:.2f} s")
+        process, _ = best_time(lambda: subprocess.run(command, check=True, capture_output=True), repeat=1)
+    return [
+        Figure(f"full report of a {n:,}-model sweep (--normalize flops), in process", in_process,
+               note=f"load, build and write {size / 1e6:.1f} MB of HTML"),
+        Figure("`designspace report` of the same, whole process", process, note="imports included"),
+    ]
 
 
-def bench_imports():
-    start = time.perf_counter()
-    import scipy.stats  # noqa: F401
-    import matplotlib.figure  # noqa: F401
-    import pandas  # noqa: F401
-
-    print(f"first imports of pandas, scipy.stats and matplotlib: {time.perf_counter() - start:.2f} s "
-          "(paid once per process)")
-
-
-def main():
-    bench_imports()
-    bench_primitives()
-    bench_report()
+def figures(quick=False):
+    return primitives(20_000 if quick else 100_000) + full_report(200 if quick else 1000)
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(figures)

@@ -1,24 +1,16 @@
-"""Time designspace.regnet.fit against the plain grid search, on generated and on zoo widths.
+"""RegNet fit: designspace.regnet.fit against the published grid search (w0 in 8..256 step 8, 240
+log-spaced wa in [1, 256], wm in [1.5, 3] step 0.01), on the same lists in this process: widths of
+sampled RegNets (where an exact fit exists) and the built widths of the pycls zoo.
 
-Run: python benchmarks/bench_regnet_fit.py
-The grid baseline (w0 in 8..256 step 8, 240 log-spaced wa in [1, 256], wm in [1.5, 3] step 0.01)
-is the published way to fit e_fit; both run in this process on the same lists.
+    python benchmarks/bench_regnet_fit.py [--quick]
 """
 
-import sys
-import time
-from pathlib import Path
-
 import numpy as np
+from common import Figure, best_time, run_alone
+from grid_fit import grid_e_fit
+from pycls_zoo import REGNETS
 
 from designspace.regnet import fit, generate
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from grid_fit import grid_e_fit  # noqa: E402
-from pycls_zoo import REGNETS  # noqa: E402
-
-N_GENERATED = 200  # fit() on this many sampled RegNets
-N_GENERATED_GRID = 24  # the grid on this many of them (it is slow)
 
 
 def sampled_regnets(n, seed=0):
@@ -35,41 +27,26 @@ def sampled_regnets(n, seed=0):
     return lists
 
 
-def timed(method, lists):
-    """(mean ms per list, e_fits)."""
-    start = time.perf_counter()
-    e_fits = [method(widths) for widths in lists]
-    return 1000 * (time.perf_counter() - start) / len(lists), np.array(e_fits)
+def per_list(method, lists):
+    """(seconds per list, e_fit of each list)."""
+    seconds, e_fits = best_time(lambda: [method(widths) for widths in lists], repeat=1)
+    return seconds / len(lists), np.array(e_fits)
 
 
-def main():
-    generated = sampled_regnets(N_GENERATED)
-    zoo = [[w for w, n in zip(row[8], row[7]) for _ in range(n)] for row in REGNETS]
+def figures(quick=False):
+    generated = sampled_regnets(6 if quick else 24)
+    zoo = [[w for w, n in zip(row[8], row[7]) for _ in range(n)] for row in REGNETS][:8 if quick else None]
     fit(zoo[0])  # warm up
-
-    ms_gen, e_gen = timed(lambda w: fit(w)["e_fit"], generated)
-    ms_zoo, e_zoo = timed(lambda w: fit(w)["e_fit"], zoo)
-    ms_grid_gen, e_grid_gen = timed(grid_e_fit, generated[:N_GENERATED_GRID])
-    ms_grid_zoo, e_grid_zoo = timed(grid_e_fit, zoo)
-
-    table = [
-        ("", "fit", "grid", "grid/fit"),
-        ("ms per list, generated RegNets", f"{ms_gen:.2f}", f"{ms_grid_gen:.1f}",
-         f"{ms_grid_gen / ms_gen:.0f}"),
-        ("ms per list, zoo built widths", f"{ms_zoo:.2f}", f"{ms_grid_zoo:.1f}",
-         f"{ms_grid_zoo / ms_zoo:.0f}"),
-        ("exact share, generated RegNets", f"{np.mean(e_gen == 0):.3f}",
-         f"{np.mean(e_grid_gen == 0):.3f}", ""),
-    ]
-    for name, stat in (("mean", np.mean), ("min", np.min), ("max", np.max)):
-        table.append((f"e_fit {name}, zoo built widths", f"{stat(e_zoo):.4f}",
-                      f"{stat(e_grid_zoo):.4f}", ""))
-    for name, *cells in table:
-        print(f"{name:32s}" + "".join(f"{cell:>10s}" for cell in cells))
-    better, worse = np.sum(e_zoo < e_grid_zoo - 1e-12), np.sum(e_grid_zoo < e_zoo - 1e-12)
-    print(f"zoo lists: fit better on {better} of {len(zoo)}, the grid better on {worse}")
-    print(f"({N_GENERATED} generated lists for fit, the first {N_GENERATED_GRID} for the grid)")
+    rows = []
+    for name, lists in ((f"{len(generated)} sampled RegNets", generated), (f"{len(zoo)} pycls zoo RegNets", zoo)):
+        ours, e_fit = per_list(lambda w: fit(w)["e_fit"], lists)
+        grid, e_grid = per_list(grid_e_fit, lists)
+        better, worse = np.sum(e_fit < e_grid - 1e-12), np.sum(e_grid < e_fit - 1e-12)
+        rows.append(Figure(f"RegNet fit (e_fit), {name}, per list", ours, grid, "grid search over w0, wa, wm",
+                           f"mean e_fit {e_fit.mean():.4f} vs {e_grid.mean():.4f}, exact {np.mean(e_fit == 0):.0%} "
+                           f"vs {np.mean(e_grid == 0):.0%}; fit better on {better}, grid on {worse}"))
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(figures)

@@ -1,27 +1,28 @@
-"""Sampling speed: designspace's vectorized sampler against a plain one-draw-at-a-time rejection
-sampler (pycls's sweep_setup algorithm, using designspace's own fast scalar complexity, so the
-baseline is, if anything, faster than pycls), both in this process, plus the whole CLI process.
+"""Sampling: designspace's vectorized sampler against a plain one-draw-at-a-time rejection sampler
+(pycls's sweep_setup algorithm, using designspace's own fast scalar complexity, so the baseline is,
+if anything, faster than pycls), both in this process; and `designspace sample` as a whole process.
 
-    python benchmarks/bench_sampling.py [--n 500]
+    python benchmarks/bench_sampling.py [--quick]
 """
 
-import argparse
-import statistics
 import subprocess
 import sys
-import time
+import tempfile
 
 import numpy as np
+from common import Figure, best_time, run_alone
 
 import designspace as ds
 from designspace import regnet
 from designspace.complexity import complexity
 
 NAMES = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")
+WINDOW = (360e6, 400e6)
 
 
 def rejection_sample(space, n, window, seed=0):
-    """pycls-style: draw one config, check the stage count, build it, check flops, de-duplicate."""
+    """pycls-style: draw one config, check the stage count, build it, check flops, de-duplicate.
+    Returns the number of draws."""
     rng = np.random.default_rng(seed)
     lo, hi = window
     kept, draws = {}, 0
@@ -37,33 +38,21 @@ def rejection_sample(space, n, window, seed=0):
     return draws
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=500)
-    args = parser.parse_args()
-    space, window = ds.load_space("regnetx"), (360e6, 400e6)
-
-    start = time.perf_counter()
-    baseline_draws = rejection_sample(space, args.n, window)
-    baseline = time.perf_counter() - start
-    start = time.perf_counter()
-    records = space.sample(args.n, seed=0, flops=window)
-    ours = time.perf_counter() - start
-
-    command = [sys.executable, "-m", "designspace", "sample", "--space", "regnetx", "--n", str(args.n),
-               "--flops", "360e6:400e6", "-o", "/tmp/designspace_bench_regnetx.jsonl"]
-    walls = []
-    for _ in range(3):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        walls.append(time.perf_counter() - start)
-
-    print(f"RegNetX, {args.n} models, flops 360M-400M at 224 px")
-    print(f"  plain rejection sampler   {baseline:7.2f} s   {baseline_draws:>9,} draws")
-    print(f"  designspace Space.sample  {ours:7.2f} s   {records.draws:>9,} draws   "
-          f"speed-up {baseline / ours:5.1f}x")
-    print(f"  `designspace sample` whole process, median of 3: {statistics.median(walls):.2f} s")
+def figures(quick=False):
+    n, repeat = (50, 1) if quick else (500, 3)
+    space = ds.load_space("regnetx")
+    baseline, baseline_draws = best_time(lambda: rejection_sample(space, n, WINDOW), repeat=1)
+    ours, records = best_time(lambda: space.sample(n, seed=0, flops=WINDOW), repeat)
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "designspace", "sample", "--space", "regnetx", "--n", str(n),
+                   "--flops", "360e6:400e6", "-o", f"{tmp}/regnetx.jsonl"]
+        process, _ = best_time(lambda: subprocess.run(command, check=True, capture_output=True), repeat)
+    return [
+        Figure(f"sample {n} RegNetX, 360-400 MF at 224 px", ours, baseline, "one-draw-at-a-time rejection (pycls)",
+               f"{records.draws:,} vs {baseline_draws:,} draws"),
+        Figure(f"`designspace sample` of the same, whole process", process, note="imports and file included"),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(figures)
