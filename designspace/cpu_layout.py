@@ -5,10 +5,10 @@ badly across threads, so N jobs x 1 thread often trains several times more model
 1 job x N threads, but not for every machine and model size. So the layout is measured, not
 guessed: each candidate runs a few real training steps of a representative model in as many
 concurrent processes as the layout has jobs (as Ray's workers would run them), and the fastest
-wins, unless a layout with more jobs comes within MARGIN of it: a job with several threads loses
-the most when anything else runs on the machine (on the 2-CPU development machine, 1 job x 2
-threads fell to 30-100 img/s beside a test run, where 2 jobs x 1 thread kept 220-490), and a sweep
-always has Ray beside it. The answer is cached per machine (CPU model, CPU count, torch version),
+wins, unless a layout with more jobs comes within MARGIN of it: jobs with several threads lose the
+most when anything else runs on the machine (on the 2-CPU development machine, beside one busy
+process, 1 job x 2 threads trained the probe model at 177-229 img/s, 2 jobs x 1 thread at 523-555;
+benchmarks/README.md), and a sweep always has Ray beside it. The answer is cached per machine (CPU model, CPU count, torch version),
 so only the first sweep on a machine pays for the probe (about 15 s on 2 CPUs); delete the cache
 file to measure again.
 """
