@@ -41,6 +41,11 @@ def complexity_arrays(context: dict, depths, widths, strides, bottleneck_ratios,
     return {m: np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)).copy() for m, v in zip(METRICS, cost)}
 
 
+def select(context: dict, index) -> dict:
+    """The context of the networks at `index`: per-network arrays indexed, shared values kept."""
+    return {k: v[index] if isinstance(v, np.ndarray) else v for k, v in context.items()}
+
+
 def complexity_mixed(context: dict, depths, widths, strides, bottleneck_ratios, group_widths) -> dict[str, np.ndarray]:
     """complexity_arrays where FORM_FIELDS may also vary per network ((N,) arrays): one
     vectorized pass per distinct combination of them."""
@@ -54,8 +59,7 @@ def complexity_mixed(context: dict, depths, widths, strides, bottleneck_ratios, 
     out = {m: np.zeros(len(per_stage[0]), dtype=np.int64) for m in METRICS}
     for form, rows in groups.items():
         rows = np.array(rows)
-        sub = {k: v[rows] if isinstance(v, np.ndarray) else v for k, v in context.items()}
-        sub.update(zip(varying, form))
+        sub = {**select(context, rows), **dict(zip(varying, form))}
         result = complexity_arrays(sub, *(a[rows] for a in per_stage))
         for m in METRICS:
             out[m][rows] = result[m]

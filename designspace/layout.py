@@ -238,6 +238,18 @@ def transition_width(channels, compression):
     return round_down(channels * compression)
 
 
+def channels_after_transitions(stem_width, depths, growths, compression) -> list:
+    """The channels each dense stage starts its layers with: the stem's for the first stage,
+    then the previous stage's output compressed by each transition. Per-stage arguments are
+    indexable by stage (scalars per network, or one array of N networks per stage)."""
+    out, channels = [], stem_width
+    for i, (d, k) in enumerate(zip(depths, growths)):
+        channels = transition_width(channels, compression) if i else channels
+        out.append(channels)
+        channels = channels + d * k
+    return out
+
+
 def dense_layout(net, c_in, depth, growth, stride, bottleneck_ratio, group_width, first: bool) -> DenseLayout:
     transition = c_in if first else transition_width(c_in, net["compression"])
     inner = round_half_even(growth * (1.0 / bottleneck_ratio))

@@ -22,12 +22,12 @@ from typing import Callable
 
 import numpy as np
 
-from .complexity import METRICS, complexity, complexity_mixed
+from .complexity import METRICS, complexity, complexity_mixed, select
 from .distributions import Distribution, categorical, make_distribution
-from .layout import expand_3x3_width, round_down, round_half_even
+from .layout import channels_after_transitions, expand_3x3_width, round_down, round_half_even
 from .regnet.compatibility import adjust_arrays
 from .regnet.generate import quantized_levels, quantized_widths
-from .spec import BOTTLENECK_BLOCKS, GROUP_BLOCKS, OPTIONAL_DEFAULTS, RATIO_BLOCKS, ModelSpec
+from .spec import GROUP_BLOCKS, OPTIONAL_DEFAULTS, RATIO_BLOCKS, ModelSpec
 
 CONTEXT_DEFAULTS = {
     "stem_type": "simple_stem_in",
@@ -249,10 +249,6 @@ def _network_context(space: Space, drawn: dict, size: int) -> dict:
     return context
 
 
-def _subset(context: dict, index) -> dict:
-    return {k: v[index] if isinstance(v, np.ndarray) else v for k, v in context.items()}
-
-
 def _network_row(drawn: dict, context: dict, i: int) -> dict:
     """One candidate's drawn network-level values and the context fields that vary."""
     return {"drawn": {name: _plain(values[i]) for name, values in drawn.items()},
@@ -268,17 +264,18 @@ def _draw_anynet(space: Space, rng, size: int) -> _Batch:
     drawn = {name: space.parameters[name].sample(rng, size) for name in network_names}
     context = _network_context(space, drawn, size)
     fixed = {name: np.broadcast_to(np.array(values), (size, num_stages)) for name, values in space.fixed_stages.items()}
-    depths, widths = {**draws, **fixed}["depth"], {**draws, **fixed}["width"]
+    stage_values = {**draws, **fixed}
+    depths, widths = stage_values["depth"], stage_values["width"]
     if "width_multiplier" in drawn:
         widths = np.maximum(1, round_down(widths * drawn["width_multiplier"][:, None]))
-    ratios, groups, valid = _stage_shapes(space, {**draws, **fixed}, widths, context)
+    ratios, groups, valid = _stage_shapes(space, stage_values, widths, context)
     if space.network["block_type"] in GROUP_BLOCKS and space.adjust_compatibility:
         widths, groups = adjust_arrays(widths, ratios, groups)
-        ratios, groups, valid = _stage_shapes(space, {**draws, **fixed}, widths, context, groups)
+        ratios, groups, valid = _stage_shapes(space, stage_values, widths, context, groups)
     index = np.flatnonzero(valid)
     draws = {name: values[index] for name, values in draws.items()}
     drawn = {name: values[index] for name, values in drawn.items()}
-    context = _subset(context, index)
+    context = select(context, index)
     depths, widths, ratios, groups = depths[index], widths[index], ratios[index], groups[index]
     cx = complexity_mixed(context, depths, widths, np.broadcast_to(strides, widths.shape), ratios, groups)
 
@@ -325,15 +322,9 @@ def _per_network(value):
 
 def _transitions_ok(context: dict, depths, growth) -> np.ndarray:
     """(N, S): whether each dense transition keeps at least one channel (DenseNet compression)."""
-    channels = np.broadcast_to(np.asarray(context["stem_width"]), depths.shape[:1]).astype(np.int64)
-    compression = np.asarray(context["compression"], dtype=np.float64)
-    ok = np.ones(depths.shape, dtype=bool)
-    for i in range(depths.shape[1]):
-        if i:
-            channels = round_down(channels * compression)
-            ok[:, i] = channels >= 1
-        channels = channels + depths[:, i] * growth[:, i]
-    return ok
+    starts = channels_after_transitions(np.asarray(context["stem_width"]), depths.T, growth.T,
+                                        np.asarray(context["compression"], dtype=np.float64))
+    return np.stack([np.broadcast_to(c >= 1, depths.shape[:1]) for c in starts], axis=1)
 
 
 def _draw_regnet(space: Space, rng, size: int) -> _Batch:
@@ -366,7 +357,7 @@ def _draw_regnet(space: Space, rng, size: int) -> _Batch:
         group_widths = np.broadcast_to(draws["group_width"][index, None], shape)
         widths, groups = adjust_arrays(stage_widths[index, :num_stages], ratios, group_widths)
         stride = np.full(shape, space.network["stride"])
-        parts.append(complexity_mixed(_subset(context, index), stage_depths[index, :num_stages], widths, stride,
+        parts.append(complexity_mixed(select(context, index), stage_depths[index, :num_stages], widths, stride,
                                       ratios, groups))
         order.append(index)
     order = np.concatenate(order) if order else np.zeros(0, np.int64)
@@ -508,7 +499,8 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
 
 def _parse_variants(table, network: dict, raw: dict) -> dict:
     """[variants.NAME] tables: each label sets some context fields; NAME is drawn uniformly."""
-    _keys("variants.", table, set(table))
+    if not isinstance(table, dict):
+        raise ValueError("variants: expected a table")
     variants = {}
     for name, labels in table.items():
         if name in raw or name in NETWORK_PARAMETERS or name in KIND_PARAMETERS["anynet"][0] | KIND_PARAMETERS["regnet"][0]:

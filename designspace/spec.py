@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from .layout import expand_3x3_width, transition_width
+from .layout import channels_after_transitions, expand_3x3_width
 
 STEM_TYPES = ("res_stem_cifar", "res_stem_in", "simple_stem_in")
 BLOCK_TYPES = (
@@ -198,14 +198,12 @@ class ModelSpec:
                 )
 
     def _validate_transitions(self):
-        channels = self.stem_width
-        for i, (d, k) in enumerate(zip(self.depths, self.widths)):
-            if i and transition_width(channels, self.compression) < 1:
-                raise ValueError(
-                    f"ModelSpec.compression: the transition before dense stage {i + 1} compresses {channels} "
-                    f"channels to none; raise compression"
-                )
-            channels = (transition_width(channels, self.compression) if i else channels) + d * k
+        starts = channels_after_transitions(self.stem_width, self.depths, self.widths, self.compression)
+        for i in range(1, len(starts)):
+            if starts[i] < 1:
+                before = starts[i - 1] + self.depths[i - 1] * self.widths[i - 1]
+                raise ValueError(f"ModelSpec.compression: the transition before dense stage {i + 1} compresses "
+                                 f"{before} channels to none; raise compression")
 
     # ----------------------------------------------------------------------------- conversions
     def to_dict(self) -> dict[str, Any]:

@@ -253,3 +253,27 @@ def test_bad_seed_architecture_dimensions_name_the_key(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         ds.load_space(path)
+
+
+def test_the_dense_transition_prescreen_agrees_with_modelspec():
+    """Every combination of depths and growth rates: the vectorized check keeps exactly the
+    networks whose transitions ModelSpec accepts (compression 0.25 empties some of them)."""
+    import itertools
+
+    from designspace.space import _transitions_ok
+
+    combos = np.array([d + k for d in itertools.product([1, 2, 3], repeat=3)
+                       for k in itertools.product([1, 2], repeat=3)])
+    depths, growth = combos[:, :3], combos[:, 3:]
+    kept = _transitions_ok({"stem_width": 4, "compression": 0.25}, depths, growth).all(axis=1)
+    valid = []
+    for d, k in zip(depths.tolist(), growth.tolist()):
+        try:
+            ds.ModelSpec(stem_type="res_stem_cifar", stem_width=4, block_type="dense_block", depths=d, widths=k,
+                         strides=[1, 2, 2], bottleneck_ratios=[0.25] * 3, group_widths=[4 * g for g in k],
+                         compression=0.25, resolution=16, num_classes=4)
+            valid.append(True)
+        except ValueError:
+            valid.append(False)
+    assert 0 < sum(valid) < len(valid)
+    assert kept.tolist() == valid
