@@ -50,7 +50,7 @@ def figures(quick=False):
     return [
         Figure(f"sample {n} RegNetX, 360-400 MF at 224 px", ours, baseline, "one-draw-at-a-time rejection (pycls)",
                f"{records.draws:,} vs {baseline_draws:,} draws"),
-        Figure(f"`designspace sample` of the same, whole process", process, note="imports and file included"),
+        Figure("`designspace sample` of the same, whole process", process, note="imports and file included"),
     ]
 
 

@@ -69,7 +69,7 @@ def open_directory(directory, definition: dict, resume: bool) -> ResultsTable:
 
 
 def create_directory(directory, definition: dict, models: list[dict]) -> None:
-    """Write sweep.json and samples.jsonl of a new sweep."""
+    """Write sweep.json and samples.jsonl (again on a resumed run: sweep.json records its layout)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     write_samples(models, directory / SAMPLES_FILE)

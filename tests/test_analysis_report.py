@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from test_analysis_load import FASHION, TWEAKS, write_sweep
 
-import designspace as ds
 from designspace.analysis import build_report, curves, ks, ks_table, load, load_all, normalized_curves
 from designspace.analysis import plot
 from designspace.analysis.commands import register
