@@ -2,9 +2,13 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,25 +29,70 @@ def free_ports(n):
     return ports
 
 
+@dataclass(frozen=True)
+class RayHead:
+    """The test session's own Ray head. `ray start` runs in a new session, and every process of the
+    cluster (GCS, raylet, agents, trial workers) inherits its session id, so the tests can find and
+    stop exactly their own processes and never touch another Ray instance on the machine."""
+
+    address: str
+    session: int
+    temp_dir: str
+
+    def processes(self) -> dict[int, bytes]:
+        """pid -> command line of this cluster's live processes."""
+        found = {}
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and os.getsid(int(entry.name)) == self.session:
+                    if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":  # not yet reaped
+                        found[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile
+                continue
+        return found
+
+    def stop(self, grace=5.0):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in self.processes():
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    continue
+            deadline = time.time() + grace
+            while self.processes() and time.time() < deadline:
+                time.sleep(0.2)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def ray_cluster(tmp_path_factory):
+def ray_head():
     """One Ray head for the whole session, started as a user would (`ray start --head`) on 127.0.0.1
-    with its own ports; sweeps connect to it with --address. Stopped at the end."""
+    with its own ports and temp dir (a short path: Ray's socket paths must fit 107 bytes)."""
     gcs, manager, objects, agent, metrics, runtime_env = free_ports(6)
     workers = free_ports(1)[0]
+    temp_dir = tempfile.mkdtemp(prefix="ray-test-")
     command = [
         RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}", "--num-cpus=2", "--num-gpus=0",
-        "--include-dashboard=false", "--disable-usage-stats", f"--node-manager-port={manager}",
+        "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}", f"--node-manager-port={manager}",
         f"--object-manager-port={objects}",
         f"--dashboard-agent-listen-port={agent}", f"--metrics-export-port={metrics}",
         f"--runtime-env-agent-port={runtime_env}", f"--min-worker-port={workers}", f"--max-worker-port={workers + 60}",
     ]
-    subprocess.run(command, check=True, capture_output=True)
-    address = f"127.0.0.1:{gcs}"
-    yield address
+    start = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    head = RayHead(f"127.0.0.1:{gcs}", session=start.pid, temp_dir=temp_dir)
+    output, _ = start.communicate()
+    if start.returncode:
+        head.stop()
+        pytest.fail(f"ray start failed:\n{output.decode()}")
+    yield head
     import ray
 
     if ray.is_initialized():
         ray.shutdown()
-    subprocess.run([RAY, "stop", "--force"], capture_output=True)
-    shutil.rmtree(tmp_path_factory.getbasetemp() / "ray", ignore_errors=True)
+    head.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_head):
+    """The session's Ray head address, for run_sweep(address=...) and --address."""
+    return ray_head.address

@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -68,27 +67,20 @@ def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path, la
     assert (tmp_path / "s" / "results.parquet").read_bytes() == before
 
 
-def trial_workers():
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(b"ray::ImplicitFunc"):
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
+def trial_workers(ray_head):
+    return [pid for pid, cmdline in ray_head.processes().items() if cmdline.startswith(b"ray::ImplicitFunc")]
 
 
-def test_a_worker_killed_mid_trial_is_retried_not_lost(ray_cluster, tmp_path):
+def test_a_worker_killed_mid_trial_is_retried_not_lost(ray_head, tmp_path):
     models = tiny_models(3, seed=1, flops=(1e6, 3e6))
     definition = definition_for(models, DATASET, asdict(Recipe(epochs=15)), {"space": "nds_resnet"})
-    earlier = set(trial_workers())  # workers of other tests may still be shutting down
+    earlier = set(trial_workers(ray_head))  # workers of other tests may still be shutting down
     killed = []
 
     def kill_one_worker():
         deadline = time.time() + 60
         while time.time() < deadline and not killed:
-            for pid in set(trial_workers()) - earlier:
+            for pid in set(trial_workers(ray_head)) - earlier:
                 time.sleep(1.0)  # let it get into training
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -100,7 +92,7 @@ def test_a_worker_killed_mid_trial_is_retried_not_lost(ray_cluster, tmp_path):
 
     killer = threading.Thread(target=kill_one_worker)
     killer.start()
-    run_sweep(tmp_path / "s", models, definition, address=ray_cluster, max_concurrent=1, progress=False)
+    run_sweep(tmp_path / "s", models, definition, address=ray_head.address, max_concurrent=1, progress=False)
     killer.join()
     table = read_results(tmp_path / "s")
     assert killed and len(table) == 3 and (table["status"] == "ok").all()
