@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-SUFFIXES = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+from .units import read_amount, si
 
 
 def window(text: str) -> tuple[float, float]:
@@ -23,20 +23,13 @@ def window(text: str) -> tuple[float, float]:
     match = re.fullmatch(r"\s*([^:]*)\s*:\s*([^:]*)\s*", text)
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a window LO:HI such as 360e6:400e6 or 360M:400M")
-    lo, hi = (_amount(part, default) for part, default in zip(match.groups(), (0.0, float("inf"))))
+    try:
+        lo, hi = (read_amount(part) if part else default for part, default in zip(match.groups(), (0.0, float("inf"))))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     if lo > hi:
         raise argparse.ArgumentTypeError(f"window {text!r} has LO above HI")
     return lo, hi
-
-
-def _amount(text: str, default: float) -> float:
-    if not text:
-        return default
-    match = re.fullmatch(r"([0-9.eE+-]+)([kKMG]?)", text)
-    try:
-        return float(match.group(1)) * SUFFIXES[match.group(2)]
-    except (AttributeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 400e6 or 400M)") from None
 
 
 def positive_int(text: str) -> int:
@@ -47,13 +40,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
-
-
-def _human(x: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{unit}"
-    return f"{x:g}"
 
 
 # ----------------------------------------------------------------------------- commands
@@ -75,8 +61,8 @@ def cmd_sample(args) -> None:
           f"in {seconds:.2f} s -> {args.output}", file=sys.stderr)
     for metric in ("flops", "params", "acts"):
         values = sorted(r["complexity"][metric] for r in records)
-        print(f"  {metric:6s} min {_human(values[0]):>7s}  median {_human(values[len(values) // 2]):>7s}  "
-              f"max {_human(values[-1]):>7s}", file=sys.stderr)
+        print(f"  {metric:6s} min {si(values[0]):>7s}  median {si(values[len(values) // 2]):>7s}  "
+              f"max {si(values[-1]):>7s}", file=sys.stderr)
 
 
 def cmd_complexity(args) -> None:
@@ -88,7 +74,7 @@ def cmd_complexity(args) -> None:
         print(json.dumps(cx))
     else:
         for metric, value in cx.items():
-            print(f"{metric:6s} {value:>16,d}  ({_human(value)})")
+            print(f"{metric:6s} {value:>16,d}  ({si(value)})")
 
 
 def _read_spec(path: Path):
@@ -178,7 +164,7 @@ def _training_spec(args, dataset):
     space = space_for_dataset(args, dataset)
     record = space.sample(1, seed=args.seed, flops=args.flops)[0]
     print(f"model {record['id']} from {space.name} (seed {args.seed}): {record['sample']}, "
-          f"{_human(record['complexity']['flops'])} flops, {_human(record['complexity']['params'])} params",
+          f"{si(record['complexity']['flops'])} flops, {si(record['complexity']['params'])} params",
           file=sys.stderr)
     return ModelSpec.from_dict(record["spec"])
 

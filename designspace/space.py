@@ -28,6 +28,7 @@ from .layout import channels_after_transitions, expand_3x3_width, round_down, ro
 from .regnet.compatibility import adjust_arrays
 from .regnet.generate import quantized_levels, quantized_widths
 from .spec import GROUP_BLOCKS, OPTIONAL_DEFAULTS, RATIO_BLOCKS, ModelSpec
+from .units import si
 
 CONTEXT_DEFAULTS = {
     "stem_type": "simple_stem_in",
@@ -161,12 +162,12 @@ class Space:
         return Samples(records, draws)
 
     def _shortfall(self, n, found, draws, candidates, windows, closest) -> str:
-        where = ", ".join(f"{m} in [{_fmt(lo)}, {_fmt(hi)}]" for m, (lo, hi) in windows.items()) or "no window"
+        where = ", ".join(f"{m} in [{si(lo, 4)}, {si(hi, 4)}]" for m, (lo, hi) in windows.items()) or "no window"
         text = f"space {self.name}: found {found} of {n} unique models with {where} after {draws:,} draws"
         if candidates == 0:
             return text + f" (no draw gave a valid network: check the stage constraint {list(self.stages)})"
         if found == 0 and closest is not None:
-            text += "; the closest had " + ", ".join(f"{m} {_fmt(closest[m])}" for m in windows)
+            text += "; the closest had " + ", ".join(f"{m} {si(closest[m], 4)}" for m in windows)
         return text + "; widen the window, raise --max-draws, or ask for fewer models"
 
     def _draw(self, rng, size) -> "_Batch":
@@ -383,13 +384,6 @@ def _window_miss(cx: dict, windows: dict) -> np.ndarray:
 def _plain(value):
     """numpy scalars and arrays as plain JSON-ready Python values."""
     return value.tolist() if hasattr(value, "tolist") else value
-
-
-def _fmt(x) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"{x / scale:.4g}{unit}"
-    return f"{x:g}"
 
 
 # ------------------------------------------------------------------------------ loading

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..spec import RESIDUAL_BLOCKS
+from ..units import si_exact
 from .bootstrap import good_range
 from .edf import MIN_TEST_MODELS, ks
 from .load import Sweep, recipe_dict, spec_dict, spec_value
@@ -392,12 +393,7 @@ def _data_and_recipe_flags(dataset: dict, recipe: dict) -> list[str]:
 
 def _amount(value) -> str:
     """400000000 -> '400M', as the CLI's windows are written."""
-    if value is None or value == float("inf"):
-        return ""
-    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= scale and value % scale == 0:
-            return f"{value / scale:g}{suffix}"
-    return f"{value:g}"
+    return "" if value is None or value == float("inf") else si_exact(value)
 
 
 def _recipe_epochs(sweep: Sweep):
