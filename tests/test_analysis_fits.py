@@ -78,3 +78,8 @@ def test_fit_report_text(tmp_path):
 def test_fit_report_bad_input(tmp_path):
     with pytest.raises(ValueError, match="no such file or directory"):
         fit_report(tmp_path / "missing")
+    diverged = write_table(tmp_path / "diverged", [(anynet([16] * 4, [1] * 4, "a"), 7.0),
+                                                   (anynet([32] * 4, [1] * 4, "b"), 8.0)],
+                           statuses={0: "diverged", 1: "diverged"})
+    with pytest.raises(ValueError, match=r"^diverged: no model to fit \(2 diverged models excluded\)$"):
+        fit_report(diverged)

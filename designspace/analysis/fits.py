@@ -54,6 +54,8 @@ def fit_report(path, top: int = 10, metric: str = "best_error") -> str:
     """Printable fits of the best `top` models of a sweep (directory or any loadable file)."""
     sweep = load(path)
     usable = sweep.usable(metric)
+    if usable.empty:
+        raise ValueError(f"{sweep.name}: no model to fit ({sweep.excluded_text(metric) or 'the table is empty'})")
     if not usable["spec"].notna().any():
         raise ValueError(f"{sweep.name}: no model has a spec (per-block widths) to fit")
     fits = fit_models(usable.nsmallest(top, metric, keep="first"), metric)
