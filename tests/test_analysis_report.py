@@ -150,6 +150,7 @@ def test_edf_command(two_sweeps, tmp_path, capsys):
     (["report", "{rx}", "-o", "{tmp}/r.pdf"], "the report is HTML; use a .html file name"),
     (["report", "{rx}", "-o", "{tmp}/r.html", "--ablations", "depth,colour"], "--ablations: unknown colour"),
     (["edf", "{tmp}/nowhere", "-o", "{tmp}/e.png"], "no such file or directory"),
+    (["edf", "{tmp}/nowhere", "-o", "{tmp}/e.pdf"], "use .png or .svg"),  # checked before loading or plotting
     (["edf", "{rx}", "-o", "{tmp}/e.png", "--normalize", "flops", "--bins", "500"], "holds no model"),
     (["study", "{tmp}/none.toml"], "no such study file"),
 ])

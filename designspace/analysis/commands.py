@@ -100,6 +100,7 @@ def cmd_edf(args) -> None:
     from .compare import check_comparable, curves, ks_table, normalized_curves
     from .load import load_all
 
+    plot.figure_format(args.output)
     sweeps = load_all(args.sweeps)
     for note in check_comparable(sweeps):
         print(f"note: {note}", file=sys.stderr)

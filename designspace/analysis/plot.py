@@ -349,12 +349,17 @@ def ablation_figure(result, metric: str):
 
 
 # ----------------------------------------------------------------------------------- output
-def save(fig, path) -> Path:
-    """Write the figure as PNG or SVG, chosen by the extension."""
-    path = Path(path)
-    fmt = path.suffix.lower().lstrip(".")
+def figure_format(path) -> str:
+    """'png' or 'svg' from the extension; a ValueError otherwise (checked before any plotting)."""
+    fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise ValueError(f"{path}: use .png or .svg as the extension")
+    return fmt
+
+
+def save(fig, path) -> Path:
+    """Write the figure as PNG or SVG, chosen by the extension."""
+    path, fmt = Path(path), figure_format(path)
     from ..samples_io import atomic_write
 
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=DPI * 1.5 if fmt == "png" else DPI))
