@@ -69,10 +69,12 @@ def open_directory(directory, definition: dict, resume: bool) -> ResultsTable:
 
 
 def create_directory(directory, definition: dict, models: list[dict]) -> None:
-    """Write sweep.json and samples.jsonl (again on a resumed run: sweep.json records its layout)."""
+    """Write sweep.json (again on a resumed run: it records the latest layout) and samples.jsonl
+    (once: a resumed sweep has the same models, checked by their ids' hash)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    write_samples(models, directory / SAMPLES_FILE)
+    if not (directory / SAMPLES_FILE).is_file():
+        write_samples(models, directory / SAMPLES_FILE)
     atomic_write(directory / DEFINITION_FILE, lambda tmp: Path(tmp).write_text(json.dumps(definition, indent=2) + "\n"))
 
 

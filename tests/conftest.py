@@ -64,10 +64,8 @@ class RayHead:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def ray_head():
-    """One Ray head for the whole session, started as a user would (`ray start --head`) on 127.0.0.1
-    with its own ports and temp dir (a short path: Ray's socket paths must fit 107 bytes)."""
+def start_ray_head() -> tuple[RayHead | None, str]:
+    """`ray start --head` on free loopback ports; (head, "") or (None, its output)."""
     gcs, manager, objects, agent, metrics, runtime_env = free_ports(6)
     workers = free_ports(1)[0]
     temp_dir = tempfile.mkdtemp(prefix="ray-test-")
@@ -83,7 +81,22 @@ def ray_head():
     output, _ = start.communicate()
     if start.returncode:
         head.stop()
-        pytest.fail(f"ray start failed:\n{output.decode()}")
+        return None, output.decode()
+    return head, ""
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    """One Ray head for the whole session, started as a user would (`ray start --head`) on 127.0.0.1
+    with its own ports and temp dir (a short path: Ray's socket paths must fit 107 bytes). The ports
+    are free when chosen but another process may take one before Ray binds it, so a failed start
+    is tried again on new ports."""
+    for _ in range(3):
+        head, output = start_ray_head()
+        if head:
+            break
+    else:
+        pytest.fail(f"ray start failed three times; the last output:\n{output}")
     yield head
     import ray
 

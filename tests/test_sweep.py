@@ -63,8 +63,10 @@ def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path, la
     assert "6 of 6 models trained (6 ok)" in summary(tmp_path / "s")
     # already complete: a resume has nothing to do and changes nothing
     before = (tmp_path / "s" / "results.parquet").read_bytes()
+    samples_written = (tmp_path / "s" / "samples.jsonl").stat().st_mtime_ns
     run_sweep(tmp_path / "s", models, definition, address=ray_cluster, resume=True, progress=False)
     assert (tmp_path / "s" / "results.parquet").read_bytes() == before
+    assert (tmp_path / "s" / "samples.jsonl").stat().st_mtime_ns == samples_written
 
 
 def trial_workers(ray_head):
