@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -411,6 +412,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         args.run(args)
+    except BrokenPipeError:  # `designspace results DIR | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 128 + signal.SIGPIPE
     except (ValueError, OSError) as e:
         print(f"designspace: error: {e}", file=sys.stderr)
         return 2

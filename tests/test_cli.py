@@ -99,6 +99,15 @@ def test_spaces_lists_the_shipped_spaces():
         assert name in out
 
 
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
+    """As `designspace spaces | head -1`: the reader has gone before the first write."""
+    read, write = os.pipe()
+    os.close(read)
+    result = subprocess.run([*DESIGNSPACE, "spaces"], stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    assert result.returncode == 141 and result.stderr == ""
+
+
 def test_train_a_drawn_model_on_synthetic_data_as_json():
     result = run("train", "--space", "nds_resnet", "--seed", 2, "--dataset", "synthetic", "--resolution", 8,
                  "--epochs", 2, "--threads", 1, "--json")
