@@ -369,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     ray_group = sweep.add_argument_group("where to run")
     ray_group.add_argument("--address", help="HOST:PORT of a Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
     ray_group.add_argument("--cpus-per-trial", type=float, help="CPUs (and torch threads) per model (default: the "
-                                                                 "fastest layout of this machine, measured once)")
+                                                                 "fastest layout of this machine, or of the "
+                                                                 "cluster's largest node, measured once)")
     ray_group.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per model; fractions share a GPU")
     ray_group.add_argument("--max-concurrent", type=positive_int, help="at most this many models at once")
     ray_group.add_argument("--retries", type=int, default=2, help="retries of a failed trial (default 2)")

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .samples_io import atomic_write
@@ -50,12 +50,14 @@ class Layout:
 
 @dataclass(frozen=True)
 class Choice:
-    """The chosen layout, the images/s measured for every candidate ("JOBSxTHREADS"), and whether
-    it came from the cache."""
+    """The chosen layout, the images/s measured for every candidate ("JOBSxTHREADS"), whether it
+    came from the cache, and the machine and cache file it belongs to."""
 
     layout: Layout
     images_per_second: dict[str, float]
     cached: bool
+    host: str = field(default_factory=platform.node)
+    cache: str = ""
 
     def describe(self) -> str:
         measured = ", ".join(f"{name} {speed:,.0f}" for name, speed in self.images_per_second.items())
@@ -63,7 +65,7 @@ class Choice:
 
     def to_dict(self) -> dict:
         return {"jobs": self.layout.jobs, "threads": self.layout.threads,
-                "images_per_second": self.images_per_second}
+                "images_per_second": self.images_per_second, "host": self.host}
 
 
 def available_cpus() -> int:
@@ -115,18 +117,30 @@ def fastest_layout(cpus: int | None = None, steps: int = PROBE_STEPS, cache: Pat
     entries = _read_cache(cache)
     if key in entries:
         entry = entries[key]
-        return Choice(Layout(entry["jobs"], entry["threads"]), entry["images_per_second"], cached=True)
+        return Choice(Layout(entry["jobs"], entry["threads"]), entry["images_per_second"], cached=True, cache=str(cache))
     candidates = layouts(cpus)
     if len(candidates) == 1:
         return Choice(candidates[0], {}, cached=False)
     speeds = {str(layout): measure(layout, steps) for layout in candidates}
     fastest = max(speeds.values())
     chosen = next(layout for layout in candidates if speeds[str(layout)] >= (1 - MARGIN) * fastest)
-    choice = Choice(chosen, speeds, cached=False)
-    entries[key] = {**choice.to_dict(), "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    choice = Choice(chosen, speeds, cached=False, cache=str(cache))
+    entries[key] = {"jobs": chosen.jobs, "threads": chosen.threads, "images_per_second": speeds,
+                    "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
     cache.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(cache, lambda tmp: Path(tmp).write_text(json.dumps(entries, indent=2) + "\n"))
     return choice
+
+
+def cluster_layout(ray) -> Choice:
+    """The fastest layout of the Ray cluster's largest node, for a sweep sent to a cluster (whose
+    trials do not run on the machine that sends it): found there by a Ray task that holds all of
+    the node's CPUs, so that a probe has them to itself, and cached in that node's cache."""
+    cpus = max((int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node.get("Alive")), default=0)
+    if cpus < 1:
+        raise ValueError("the Ray cluster offers no CPUs; add CPU nodes, or train on GPUs with --gpus-per-trial")
+    find = ray.remote(num_cpus=cpus)(fastest_layout)
+    return ray.get(find.remote(cpus))
 
 
 def _read_cache(path: Path) -> dict:

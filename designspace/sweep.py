@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cpu_layout import available_cpus, cache_path, fastest_layout
+from .cpu_layout import available_cpus, cluster_layout, fastest_layout
 from .results import DEFINITION_FILE, ResultsTable, result_row
 from .samples_io import atomic_write, write_samples
 
@@ -137,20 +137,25 @@ def check_resources(ray, cpus_per_trial: float, gpus_per_trial: float) -> None:
                          f"(the largest has {most:g})")
 
 
-def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float) -> dict:
+def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float, cluster=None) -> dict:
     """CPUs (and torch threads) per trial and why, as sweep.json records it: as given, one per GPU
-    trial, or by default this machine's fastest layout (measured once, then cached)."""
+    trial, or by default the fastest layout (measured once, then cached) of this machine or, given
+    a connected Ray `cluster`, of its largest node."""
     if cpus_per_trial is not None:
         plural = "s" * (cpus_per_trial != 1)
         return {"cpus_per_trial": cpus_per_trial, "why": f"{cpus_per_trial:g} CPU{plural} per model (--cpus-per-trial)"}
     if gpus_per_trial > 0:
         return {"cpus_per_trial": 1, "why": "1 CPU per model beside its GPU share"}
     try:
-        choice = fastest_layout()
+        choice = fastest_layout() if cluster is None else cluster_layout(cluster)
     except RuntimeError as e:
         raise ValueError(f"{e}; give --cpus-per-trial to choose without measuring") from None
-    where = f"cached in {cache_path()}" if choice.cached else f"measured now, saved in {cache_path()}"
-    return {"cpus_per_trial": choice.layout.threads, "why": f"{choice.describe()}, {where}", **choice.to_dict()}
+    why = choice.describe()
+    if choice.cache:  # not for a single CPU: one layout, nothing measured or cached
+        why += f", {'cached in' if choice.cached else 'measured now, saved in'} {choice.cache}"
+    if cluster is not None:
+        why += f" on {choice.host}"
+    return {"cpus_per_trial": choice.layout.threads, "why": why, **choice.to_dict()}
 
 
 # --------------------------------------------------------------------------------- trials
@@ -186,17 +191,21 @@ def run_sweep(directory, models: list[dict], definition: dict, *, address=None, 
               resume: bool = False, progress: bool | None = None) -> ResultsTable:
     """Train every model of the sweep that has no finished row yet; return the results table.
 
-    cpus_per_trial None: this machine's fastest CPU layout (cpu_layout), chosen before Ray starts
-    so that the probe has the CPUs to itself; sweep.json records the layout of the latest run.
+    cpus_per_trial None: the fastest CPU layout (cpu_layout) of this machine, chosen before Ray
+    starts so that the probe has the CPUs to itself, or with an address, of the cluster's largest
+    node; sweep.json records the layout of the latest run.
     """
     table = open_directory(directory, definition, resume)
     finished = table.finished_ids()
     todo = [m for m in models if m["id"] not in finished]
     if not todo:
         return table
-    layout = choose_layout(cpus_per_trial, gpus_per_trial)
-    cpus_per_trial = layout["cpus_per_trial"]
+    on_cluster = bool(address or os.environ.get("RAY_ADDRESS"))
+    # A local sweep measures its layout before Ray starts, so that the probe has the CPUs to itself.
+    layout = None if on_cluster else choose_layout(cpus_per_trial, gpus_per_trial)
     ray = connect(address, num_cpus=available_cpus())
+    layout = layout or choose_layout(cpus_per_trial, gpus_per_trial, cluster=ray)
+    cpus_per_trial = layout["cpus_per_trial"]
     check_resources(ray, cpus_per_trial, gpus_per_trial)
     print(f"CPU layout: {layout['why']}", file=sys.stderr)
     create_directory(directory, {**definition, "layout": layout}, models)

@@ -39,6 +39,11 @@ class RayHead:
     session: int
     temp_dir: str
 
+    @property
+    def cache_home(self) -> Path:
+        """$XDG_CACHE_HOME of the cluster's processes (where its CPU layout is cached)."""
+        return Path(self.temp_dir) / "cache"
+
     def processes(self) -> dict[int, bytes]:
         """pid -> command line of this cluster's live processes."""
         found = {}
@@ -76,7 +81,8 @@ def start_ray_head() -> tuple[RayHead | None, str]:
         f"--dashboard-agent-listen-port={agent}", f"--metrics-export-port={metrics}",
         f"--runtime-env-agent-port={runtime_env}", f"--min-worker-port={workers}", f"--max-worker-port={workers + 60}",
     ]
-    start = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {**os.environ, "XDG_CACHE_HOME": str(Path(temp_dir) / "cache")}  # never the developer's cache
+    start = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     head = RayHead(f"127.0.0.1:{gcs}", session=start.pid, temp_dir=temp_dir)
     output, _ = start.communicate()
     if start.returncode:

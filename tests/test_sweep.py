@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import designspace as ds
-from designspace.cpu_layout import fastest_layout
+from designspace.cpu_layout import available_cpus, fastest_layout, layouts, machine_key
 from designspace.results import read_results, summary
 from designspace.sweep import definition_for, run_sweep
 from designspace.train import Recipe
@@ -24,10 +24,11 @@ TINY_SPACE = ["--space", "nds_resnet", "--dataset", "synthetic", "--resolution",
 
 
 @pytest.fixture(scope="module", autouse=True)
-def layout(tmp_path_factory):
-    """The sweeps here take their CPU layout from a cache of their own, measured once (briefly) for real."""
+def layout(ray_head):
+    """The sweeps here take their CPU layout from the test cluster's cache, measured once (briefly)
+    for real; local sweeps (no --address) read the same cache."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg")))
+        patch.setenv("XDG_CACHE_HOME", str(ray_head.cache_home))
         yield fastest_layout(steps=2)
 
 
@@ -67,6 +68,23 @@ def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path, la
     run_sweep(tmp_path / "s", models, definition, address=ray_cluster, resume=True, progress=False)
     assert (tmp_path / "s" / "results.parquet").read_bytes() == before
     assert (tmp_path / "s" / "samples.jsonl").stat().st_mtime_ns == samples_written
+
+
+def test_a_sweep_on_a_cluster_takes_the_layout_of_the_clusters_node_not_of_this_machine(
+        ray_cluster, tmp_path, layout, monkeypatch):
+    # this machine's cache says another layout (the test cluster runs here, so it has the same key)
+    other = next(c for c in layouts(available_cpus()) if c != layout.layout)
+    driver_cache = tmp_path / "xdg" / "designspace" / "cpu_layout.json"
+    driver_cache.parent.mkdir(parents=True)
+    driver_cache.write_text(json.dumps({machine_key(available_cpus()): {
+        "jobs": other.jobs, "threads": other.threads, "images_per_second": {str(other): 1.0}}}))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    models = tiny_models(2, seed=2)
+    definition = definition_for(models, DATASET, asdict(Recipe(epochs=1)), {"space": "nds_resnet"})
+    run_sweep(tmp_path / "s", models, definition, address=ray_cluster, progress=False)
+    recorded = json.loads((tmp_path / "s" / "sweep.json").read_text())["layout"]
+    assert (recorded["jobs"], recorded["threads"]) == (layout.layout.jobs, layout.layout.threads)
+    assert recorded["why"].endswith(f"cached in {layout.cache} on {recorded['host']}")
 
 
 def trial_workers(ray_head):
