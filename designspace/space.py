@@ -376,8 +376,8 @@ def _window_miss(cx: dict, windows: dict) -> np.ndarray:
     """How far (in log ratio) each candidate is outside the windows; 0 inside all of them."""
     miss = np.zeros(len(next(iter(cx.values()))))
     for metric, (lo, hi) in windows.items():
-        value = np.maximum(cx[metric].astype(np.float64), 1.0)
-        miss = np.maximum(miss, np.maximum(np.log(max(lo, 1.0) / value), np.log(value / hi)).clip(min=0.0))
+        log_value = np.log(np.maximum(cx[metric].astype(np.float64), 1.0))  # an open window's hi is inf: log is too
+        miss = np.maximum(miss, np.maximum(math.log(max(lo, 1.0)) - log_value, log_value - math.log(hi)).clip(min=0.0))
     return miss
 
 

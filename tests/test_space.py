@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,15 @@ def test_sampling_is_seeded_and_a_smaller_n_is_a_prefix():
     big = space.sample(300, seed=7, flops=IMAGENET_400MF)
     assert space.sample(40, seed=7, flops=IMAGENET_400MF) == big[:40]
     assert space.sample(40, seed=8, flops=IMAGENET_400MF)[0] != big[0]
+
+
+def test_open_ended_windows_sample_without_numerical_warnings():
+    space = ds.load_space("regnetx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        models = space.sample(5, seed=0, flops=(1e9, float("inf")))
+        assert min(m["complexity"]["flops"] for m in models) >= 1e9
+        assert len(space.sample(5, seed=0, params=(0, 2e6))) == 5
 
 
 def test_the_vectorized_prescreen_keeps_exactly_what_the_scalar_path_accepts():
