@@ -59,7 +59,12 @@ DEFAULT_MAX_DRAWS = 2_000_000
 
 
 class SamplingError(ValueError):
-    """The constraints could not be met (an empty window, too small a space)."""
+    """The constraints could not be met (an empty window, too small a space); `closest` holds the
+    complexity of the candidate nearest the windows when none fell inside them."""
+
+    def __init__(self, message: str, closest: dict | None = None):
+        super().__init__(message)
+        self.closest = closest
 
 
 class Samples(list):
@@ -158,7 +163,8 @@ class Space:
                 if len(records) == n:
                     break
         if len(records) < n:
-            raise SamplingError(self._shortfall(n, len(records), draws, candidates, windows, closest[1]))
+            raise SamplingError(self._shortfall(n, len(records), draws, candidates, windows, closest[1]),
+                                closest[1] if not records else None)
         return Samples(records, draws)
 
     def _shortfall(self, n, found, draws, candidates, windows, closest) -> str:

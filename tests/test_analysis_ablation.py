@@ -79,11 +79,11 @@ def test_confounders_of_a_pair_are_named(tmp_path):
     assert "block_type (res_bottleneck_block vs res_bottleneck_linear_block)" in caveat
 
 
-def with_definition(directory, n, recipe, space="regnetx", seed=0, context=None):
+def with_definition(directory, n, recipe, space="regnetx", seed=0, context=None, flops=(20e6, 40e6)):
     """The sweep at directory, with the sweep.json of a designspace sweep of n models of space."""
     (directory / "sweep.json").write_text(json.dumps(
         {"n": n, "models": "x", "dataset": {"name": "fashion-mnist"}, "recipe": recipe,
-         "source": {"space": space, "seed": seed, "flops": [20e6, 40e6], "params": None, "acts": None,
+         "source": {"space": space, "seed": seed, "flops": list(flops), "params": None, "acts": None,
                     "context": context or {}}}))
     return load(directory)
 
@@ -265,6 +265,21 @@ def test_what_to_run_for_the_seed_architecture_factors(tmp_path):
     assert ablate([seeded], "stochastic_depth").commands == [
         f"designspace sweep --space regnetx --n 12 --dataset fashion-mnist --seed 3 --epochs 4 --drop-path 0.1 "
         f"--flops 20M:40M -o {tmp_path / 'regnetx_drop_path'}"]
+
+
+def test_a_suggested_sweep_its_space_cannot_fill_says_so(tmp_path):
+    # at 28 px with a CIFAR stem, resnet_tweaks' smallest networks cost more than 6 MF
+    small = with_definition(write_sweep(tmp_path / "rx", n=12, flops=(2e6, 6e6)), 12, {"epochs": 4},
+                            flops=(2e6, 6e6))
+    (command,) = ablate([small], "tweak").commands
+    assert command.startswith("designspace sweep --space resnet_tweaks ") and " --flops 2M:6M " in command
+    comment = command.split("  # ", 1)[1]
+    assert comment.startswith("resnet_tweaks had no model in this window at 28 px in 100,000 draws (the closest found: "
+                              "flops ") and comment.endswith("M); widen the window")
+    closest = float(comment.split("flops ")[1].split("M)")[0])
+    assert 6 < closest < 12
+    # the same window suits a space with smaller networks: no comment
+    assert "#" not in ablate([small], "se").commands[0]
 
 
 def test_every_suggested_space_is_shipped():

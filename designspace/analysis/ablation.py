@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..spec import RESIDUAL_BLOCKS
-from ..units import si_exact
+from ..units import si, si_exact
 from .bootstrap import good_range
 from .edf import MIN_TEST_MODELS, ks
 from .load import Sweep, recipe_dict, spec_dict, spec_value
@@ -365,7 +365,36 @@ def _command(base: Sweep, space: str, extra: str, out_name: str, recipe_changes:
     if extra:
         parts.append(extra)
     parts += ["-o", shlex.quote(str(Path(base.source).parent / out_name))]
-    return " ".join(parts)
+    return " ".join(parts) + _unfillable(base, space, source)
+
+
+FILL_CHECK_DRAWS = 100_000  # draws spent on finding one model of a suggested sweep (well under a second)
+
+
+def _unfillable(base: Sweep, space: str, source: dict) -> str:
+    """'' when `space` has models in the base sweep's windows for its images; else a shell comment
+    that says so and where its closest model lies, so that a suggested command never fails unexplained
+    (resnet_tweaks' smallest networks at 28 px are above a 2-6 MF window, for example)."""
+    from ..space import SamplingError, load_space
+
+    windows = {m: tuple(source[m]) for m in ("flops", "params", "acts") if source.get(m)}
+    spec = next((spec_dict(s) for s in base.frame.get("spec", []) if spec_dict(s)), None)
+    if not windows or spec is None:
+        return ""
+    context = {"resolution": spec["resolution"], "in_channels": spec["in_channels"], "num_classes": spec["num_classes"],
+               "stem_type": "res_stem_cifar" if spec["resolution"] <= 64 else None,  # as the sweep command chooses
+               **(source.get("context") or {})}
+    try:
+        candidates = load_space(space).with_context(**context)
+    except ValueError:  # a space file of the machine that ran the base sweep, not of this one
+        return ""
+    try:
+        candidates.sample(1, seed=source.get("seed") or 0, max_draws=FILL_CHECK_DRAWS, **windows)
+    except SamplingError as e:
+        closest = ", ".join(f"{m} {si(e.closest[m], 4)}" for m in windows) if e.closest else "no valid network"
+        return (f"  # {space} had no model in this window at {spec['resolution']} px in {FILL_CHECK_DRAWS:,} draws "
+                f"(the closest found: {closest}); widen the window")
+    return ""
 
 
 def _data_and_recipe_flags(dataset: dict, recipe: dict) -> list[str]:
