@@ -316,8 +316,15 @@ def add_recipe(parser) -> None:
                         help="seed of initialization, order and augmentation (default 0)")
 
 
+class Parser(argparse.ArgumentParser):
+    """Argument errors in one line, as every other error is (the usage is one --help away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="designspace",
         description="Sample, train and compare populations of networks from design spaces (RegNet / NDS).",
     )

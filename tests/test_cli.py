@@ -72,10 +72,16 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
     assert (tmp_path / "x.jsonl").read_text() == "precious\n"  # nothing already written is touched
 
 
-def test_argument_errors_are_usage_messages(tmp_path):
-    result = run("sample", "--space", "regnetx", "--n", 5, "--flops", "400e6:360e6", "-o", tmp_path / "x.jsonl",
-                 check=False)
-    assert result.returncode == 2 and "LO above HI" in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize("args, message", [
+    (["sample", "--space", "regnetx", "--n", 5, "--flops", "400e6:360e6", "-o", "x.jsonl"],
+     "designspace sample: error: argument --flops: window '400e6:360e6' has LO above HI; see designspace sample --help"),
+    (["sample", "--space", "regnetx", "-o", "x.jsonl"],
+     "designspace sample: error: the following arguments are required: --n; see designspace sample --help"),
+    (["smaple"], "designspace: error: argument COMMAND: invalid choice: 'smaple'"),
+])
+def test_argument_errors_are_one_line_too(args, message):
+    result = run(*args, check=False)
+    assert result.returncode == 2 and result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1
 
 
 def test_complexity_of_a_pycls_yaml_and_a_spec_json(tmp_path):
