@@ -1,6 +1,6 @@
-# `make test` and `make demo` set everything up from nothing: a virtualenv with torch pinned
-# (CPU build) through constraints.txt, this package with its extras, and Debian's Fashion-MNIST
-# when it is missing and apt is available.
+# `make test` and `make demo` set everything up from nothing: a virtualenv with torch pinned to
+# 2.13.0 through constraints.txt (the CPU wheel where pip is set up to find it; see README), this
+# package with its extras, and Debian's Fashion-MNIST when it is missing and apt is available.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

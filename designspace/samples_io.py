@@ -1,7 +1,7 @@
 """Sample files: JSON Lines (one model per line), or CSV / Parquet tables, chosen by extension.
 
-A JSONL line holds "id", "space", "seed", "index", "sample" (the drawn parameters), "spec" (the
-ModelSpec dict) and "complexity" (flops, params, acts). The tables flatten that: one column per
+A JSONL line holds "id", "space", "sample" (the drawn parameters), "spec" (the ModelSpec dict),
+"complexity" (flops, params, acts), "index" and "seed". The tables flatten that: one column per
 sampled parameter (sample.NAME), flops/params/acts, and the spec as a JSON string. Files are
 written atomically, so an interrupted or failed write never leaves a half-written file.
 """
