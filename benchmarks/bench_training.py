@@ -63,6 +63,14 @@ def training_data(train, test):
         return synthetic(seed=0, resolution=28, num_classes=10, channels=1, train=train, test=test)
 
 
+def sampled_spec(name, flops, dataset):
+    """(spec, MF) of the first model of space `name` in the window, for the dataset's images."""
+    space = ds.load_space(name).with_context(resolution=dataset.resolution, num_classes=dataset.num_classes,
+                                             in_channels=dataset.in_channels, stem_type="res_stem_cifar")
+    record = space.sample(1, seed=0, flops=flops)[0]
+    return ds.ModelSpec.from_dict(record["spec"]), record["complexity"]["flops"] / 1e6
+
+
 def figures(quick=False):
     dataset = training_data(*((2048, 1000) if quick else (4096, 2000)))
     recipe = Recipe(epochs=1 if quick else 2)
@@ -71,16 +79,13 @@ def figures(quick=False):
     with torch_threads_kept() as default_threads:
         for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
             for name, flops in MODELS[:1] if quick else MODELS:
-                space = ds.load_space(name).with_context(resolution=dataset.resolution, num_classes=dataset.num_classes,
-                                                         in_channels=dataset.in_channels, stem_type="res_stem_cifar")
-                record = space.sample(1, seed=0, flops=flops)[0]
-                spec = ds.ModelSpec.from_dict(record["spec"])
+                spec, mflops = sampled_spec(name, flops, dataset)
                 torch.set_num_threads(default_threads)
                 plain = plain_loop(spec, dataset, recipe, torch.device(device))
                 ours = train(spec, dataset, recipe, Engine(device=device), progress=False)
                 threads = f"; threads {ours['threads']} vs {default_threads}" if device == "cpu" else ""
                 rows.append(Figure(
-                    f"train {name} {record['complexity']['flops'] / 1e6:.0f} MF on {device}, {images:,} images of "
+                    f"train {name} {mflops:.0f} MF on {device}, {images:,} images of "
                     f"{dataset.name}", images / ours["images_per_second"], images / plain,
                     "plain PyTorch loop (DataLoader, fp32)",
                     f"{ours['images_per_second']:,.0f} vs {plain:,.0f} img/s{threads}"))

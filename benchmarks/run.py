@@ -10,6 +10,7 @@ import sys
 import time
 
 import bench_analysis
+import bench_breakdown
 import bench_complexity
 import bench_cpu_layout
 import bench_regnet_fit
@@ -20,8 +21,8 @@ from common import machine, table
 
 # In this order: the Ray benchmarks last (they leave a local Ray instance running).
 BENCHMARKS = {"sampling": bench_sampling, "complexity": bench_complexity, "regnet_fit": bench_regnet_fit,
-              "analysis": bench_analysis, "training": bench_training, "sweep": bench_sweep,
-              "cpu_layout": bench_cpu_layout}
+              "analysis": bench_analysis, "training": bench_training, "breakdown": bench_breakdown,
+              "sweep": bench_sweep, "cpu_layout": bench_cpu_layout}
 
 
 def main() -> int:

@@ -18,12 +18,18 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 from .cpu_layout import available_cpus, thread_counts
 from .data import Dataset
 from .model import build_model, set_drop_path
 from .recipe import Recipe
 from .spec import ModelSpec
+
+
+# The phases of a training job, as torch.profiler regions (benchmarks/bench_breakdown.py reads them;
+# so does any profile a user takes of train()).
+PHASES = {phase: f"designspace.{phase}" for phase in ("batch", "forward", "backward", "optimizer", "evaluate")}
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,10 @@ class Batches:
     def epoch(self):
         order = torch.randperm(len(self.labels), device=self.labels.device, generator=self.generator)
         for i in range(self.steps_per_epoch):
-            index = order[i * self.batch_size:(i + 1) * self.batch_size]
-            yield self.normalize(self.augment(self.images[index])), self.labels[index]
+            with record_function(PHASES["batch"]):
+                index = order[i * self.batch_size:(i + 1) * self.batch_size]
+                batch = self.normalize(self.augment(self.images[index])), self.labels[index]
+            yield batch
 
     def test(self, batch_size: int):
         for i in range(0, len(self.test_labels), batch_size):
@@ -167,15 +175,17 @@ def _run(spec, dataset, recipe, engine, device, record, progress) -> None:
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         for images, labels in batches.epoch():
-            lr = recipe.lr_at(step, batches.steps_per_epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            with record_function(PHASES["forward"]), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 loss = F.cross_entropy(step_model(images), labels, label_smoothing=recipe.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(labels)
+            with record_function(PHASES["backward"]):
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            with record_function(PHASES["optimizer"]):
+                lr = recipe.lr_at(step, batches.steps_per_epoch)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                optimizer.step()
+                loss_sum += loss.detach() * len(labels)
             step += 1
         train_loss = float(loss_sum) / len(batches.labels)  # the epoch's one host sync
         train_seconds += time.perf_counter() - epoch_start
@@ -186,7 +196,8 @@ def _run(spec, dataset, recipe, engine, device, record, progress) -> None:
             record["status"], record["reason"] = "diverged", f"non-finite training loss in epoch {epoch + 1}"
             record["test_error"].append(None)
             break
-        error = evaluate(step_model, batches, engine.eval_batch_size, bf16)
+        with record_function(PHASES["evaluate"]):
+            error = evaluate(step_model, batches, engine.eval_batch_size, bf16)
         record["test_error"].append(error)
         if progress:
             print(f"epoch {epoch + 1}/{recipe.epochs}  loss {train_loss:.4f}  test error {error:.2f}%  "

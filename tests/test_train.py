@@ -155,3 +155,19 @@ def test_a_resolution_multiplier_trains_on_shrunk_images(data):
     assert abs(shrunk.train_images.float().mean() - data.train_images.float().mean()) < 1.0  # area averaging
     with pytest.raises(ValueError, match="takes 3x20x20 inputs .* has 3x16x16 images"):
         train(TINY.replace(resolution=20), data, QUICK, ONE_THREAD, progress=False)
+
+
+def test_a_profile_of_a_job_shows_its_phases(data):
+    """The regions benchmarks/bench_breakdown.py reads: one per step for the step's phases, one
+    per epoch for evaluation."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from designspace.train import PHASES
+
+    recipe = Recipe(epochs=2, batch_size=64)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        record = train(TINY, data, recipe, ONE_THREAD, progress=False)
+    calls = {e.key: e.count for e in prof.key_averages() if e.key in PHASES.values()}
+    steps = record["epochs"] * math.ceil(len(data.train_labels) / recipe.batch_size)
+    assert calls == {PHASES["batch"]: steps, PHASES["forward"]: steps, PHASES["backward"]: steps,
+                     PHASES["optimizer"]: steps, PHASES["evaluate"]: record["epochs"]}
