@@ -383,7 +383,8 @@ def _window_miss(cx: dict, windows: dict) -> np.ndarray:
     miss = np.zeros(len(next(iter(cx.values()))))
     for metric, (lo, hi) in windows.items():
         log_value = np.log(np.maximum(cx[metric].astype(np.float64), 1.0))  # an open window's hi is inf: log is too
-        miss = np.maximum(miss, np.maximum(math.log(max(lo, 1.0)) - log_value, log_value - math.log(hi)).clip(min=0.0))
+        log_hi = math.log(hi) if hi > 0 else -math.inf  # an empty window (:0): every candidate misses it
+        miss = np.maximum(miss, np.maximum(math.log(max(lo, 1.0)) - log_value, log_value - log_hi).clip(min=0.0))
     return miss
 
 

@@ -3,6 +3,7 @@ windows, its summaries, the sampler's errors and the commands the analysis sugge
 
 from __future__ import annotations
 
+import math
 import re
 
 SCALES = (("G", 1e9), ("M", 1e6), ("k", 1e3))
@@ -21,9 +22,10 @@ def read_amount(text: str) -> float:
 
 
 def si(value: float, digits: int = 3) -> str:
-    """For reading: 398_765_432 -> '399M' (`digits` significant digits)."""
+    """For reading: 398_765_432 -> '399M' (`digits` significant digits; 999_999_999 -> '1G')."""
+    rounded = float(f"{value:.{digits}g}")
     for suffix, scale in SCALES:
-        if abs(value) >= scale:
+        if math.isfinite(value) and abs(rounded) >= scale:
             return f"{value / scale:.{digits}g}{suffix}"
     return f"{value:.{digits}g}"
 

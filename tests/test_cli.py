@@ -109,7 +109,8 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
     """As `designspace spaces | head -1`: the reader has gone before the first write."""
     read, write = os.pipe()
     os.close(read)
-    result = subprocess.run([*DESIGNSPACE, "spaces"], stdout=write, stderr=subprocess.PIPE, text=True)
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # output waits in the buffer
+    result = subprocess.run([*DESIGNSPACE, "spaces"], stdout=write, stderr=subprocess.PIPE, text=True, env=environment)
     os.close(write)
     assert result.returncode == 141 and result.stderr == ""
 

@@ -67,6 +67,8 @@ def test_open_ended_windows_sample_without_numerical_warnings():
         models = space.sample(5, seed=0, flops=(1e9, float("inf")))
         assert min(m["complexity"]["flops"] for m in models) >= 1e9
         assert len(space.sample(5, seed=0, params=(0, 2e6))) == 5
+        with pytest.raises(SamplingError, match=r"found 0 of 5 unique models with flops in \[0, 0\] after 1,000 draws"):
+            space.sample(5, seed=0, flops=(0, 0), max_draws=1000)
 
 
 def test_the_vectorized_prescreen_keeps_exactly_what_the_scalar_path_accepts():

@@ -21,6 +21,9 @@ def test_anything_else_is_refused_with_an_example(text):
 def test_printed_amounts_round_to_the_digits_asked():
     assert si(398_765_432) == "399M" and si(398_765_432, 4) == "398.8M"
     assert si(1_234) == "1.23k" and si(12) == "12" and si(2.5e9) == "2.5G"
+    # rounding up to the next unit takes that unit; an open window's end stays inf
+    assert (si(999_999_999), si(999_600), si(999.7)) == ("1G", "1M", "1k")
+    assert si(float("inf")) == "inf"
 
 
 def test_exact_amounts_read_back_to_the_same_number():
