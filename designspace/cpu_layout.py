@@ -109,38 +109,56 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cached_layout(cpus: int | None = None, cache: Path | None = None) -> Choice | None:
+    """This machine's layout from its cache, or None when it was never measured here."""
+    cpus = cpus or available_cpus()
+    cache = cache or cache_path()
+    entry = _read_cache(cache).get(machine_key(cpus))
+    if entry is None:
+        return None
+    return Choice(Layout(entry["jobs"], entry["threads"]), entry["images_per_second"], cached=True, cache=str(cache))
+
+
 def fastest_layout(cpus: int | None = None, steps: int = PROBE_STEPS, cache: Path | None = None) -> Choice:
     """This machine's fastest layout: from the cache, else measured (and cached)."""
     cpus = cpus or available_cpus()
     cache = cache or cache_path()
-    key = machine_key(cpus)
-    entries = _read_cache(cache)
-    if key in entries:
-        entry = entries[key]
-        return Choice(Layout(entry["jobs"], entry["threads"]), entry["images_per_second"], cached=True, cache=str(cache))
+    known = cached_layout(cpus, cache)
+    if known:
+        return known
     candidates = layouts(cpus)
     if len(candidates) == 1:
         return Choice(candidates[0], {}, cached=False)
     speeds = {str(layout): measure(layout, steps) for layout in candidates}
     fastest = max(speeds.values())
     chosen = next(layout for layout in candidates if speeds[str(layout)] >= (1 - MARGIN) * fastest)
-    choice = Choice(chosen, speeds, cached=False, cache=str(cache))
-    entries[key] = {"jobs": chosen.jobs, "threads": chosen.threads, "images_per_second": speeds,
-                    "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    entries = _read_cache(cache)
+    entries[machine_key(cpus)] = {"jobs": chosen.jobs, "threads": chosen.threads, "images_per_second": speeds,
+                                  "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
     cache.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(cache, lambda tmp: Path(tmp).write_text(json.dumps(entries, indent=2) + "\n"))
-    return choice
+    return Choice(chosen, speeds, cached=False, cache=str(cache))
 
 
 def cluster_layout(ray) -> Choice:
     """The fastest layout of the Ray cluster's largest node, for a sweep sent to a cluster (whose
-    trials do not run on the machine that sends it): found there by a Ray task that holds all of
-    the node's CPUs, so that a probe has them to itself, and cached in that node's cache."""
-    cpus = max((int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node.get("Alive")), default=0)
+    trials do not run on the machine that sends it). A task that takes no CPU reads that node's
+    cache; only when the node was never measured does a task holding all its CPUs (so that the
+    probe has them to itself; it waits while other work holds any) measure and cache it there."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [node for node in ray.nodes() if node.get("Alive")]
+    largest = max(nodes, key=lambda node: node["Resources"].get("CPU", 0), default=None)
+    cpus = int(largest["Resources"].get("CPU", 0)) if largest else 0
     if cpus < 1:
         raise ValueError("the Ray cluster offers no CPUs; add CPU nodes, or train on GPUs with --gpus-per-trial")
-    find = ray.remote(num_cpus=cpus)(fastest_layout)
-    return ray.get(find.remote(cpus))
+    on_node = NodeAffinitySchedulingStrategy(largest["NodeID"], soft=False)
+    known = ray.get(ray.remote(num_cpus=0, scheduling_strategy=on_node)(cached_layout).remote(cpus))
+    if known:
+        return known
+    print(f"measuring the CPU layout on {largest['NodeManagerAddress']} ({cpus} CPUs, once; it starts when no "
+          "other work holds them)", file=sys.stderr, flush=True)
+    return ray.get(ray.remote(num_cpus=cpus, scheduling_strategy=on_node)(fastest_layout).remote(cpus))
 
 
 def _read_cache(path: Path) -> dict:

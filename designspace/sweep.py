@@ -148,8 +148,8 @@ def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float, cluster=N
         return {"cpus_per_trial": 1, "why": "1 CPU per model beside its GPU share"}
     try:
         choice = fastest_layout() if cluster is None else cluster_layout(cluster)
-    except RuntimeError as e:
-        raise ValueError(f"{e}; give --cpus-per-trial to choose without measuring") from None
+    except RuntimeError as e:  # from a Ray task: the probe's own error, not the remote traceback
+        raise ValueError(f"{getattr(e, 'cause', None) or e}; give --cpus-per-trial to choose without measuring") from None
     why = choice.describe()
     if choice.cache:  # not for a single CPU: one layout, nothing measured or cached
         why += f", {'cached in' if choice.cached else 'measured now, saved in'} {choice.cache}"

@@ -17,6 +17,7 @@ os.environ["RAY_AUTH_MODE"] = "disabled"
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # node IP 127.0.0.1 instead of the host's address
 os.environ.pop("RAY_ADDRESS", None)
 RAY = str(Path(sys.executable).with_name("ray"))
+HEAD_CPUS = 2  # the test cluster's CPUs, whatever the machine has
 
 
 def free_ports(n):
@@ -32,8 +33,9 @@ def free_ports(n):
 @dataclass(frozen=True)
 class RayHead:
     """The test session's own Ray head. `ray start` runs in a new session, and every process of the
-    cluster (GCS, raylet, agents, trial workers) inherits its session id, so the tests can find and
-    stop exactly their own processes and never touch another Ray instance on the machine."""
+    cluster (GCS, raylet, agents, trial workers) inherits its session id and its environment, so
+    the tests can find and stop exactly their own processes (the session id, and the cache home
+    only this cluster has, in case the id was reused) and never touch another Ray instance."""
 
     address: str
     session: int
@@ -46,13 +48,13 @@ class RayHead:
 
     def processes(self) -> dict[int, bytes]:
         """pid -> command line of this cluster's live processes."""
-        found = {}
+        found, mark = {}, f"XDG_CACHE_HOME={self.cache_home}".encode()
         for entry in Path("/proc").iterdir():
             try:
-                if entry.name.isdigit() and os.getsid(int(entry.name)) == self.session:
-                    if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":  # not yet reaped
-                        found[int(entry.name)] = (entry / "cmdline").read_bytes()
-            except OSError:  # gone meanwhile
+                if (entry.name.isdigit() and os.getsid(int(entry.name)) == self.session
+                        and mark in (entry / "environ").read_bytes().split(b"\0")):  # a zombie's is empty
+                    found[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile, or not ours to read
                 continue
         return found
 
@@ -75,7 +77,7 @@ def start_ray_head() -> tuple[RayHead | None, str]:
     workers = free_ports(1)[0]
     temp_dir = tempfile.mkdtemp(prefix="ray-test-")
     command = [
-        RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}", "--num-cpus=2", "--num-gpus=0",
+        RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}", f"--num-cpus={HEAD_CPUS}", "--num-gpus=0",
         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}", f"--node-manager-port={manager}",
         f"--object-manager-port={objects}",
         f"--dashboard-agent-listen-port={agent}", f"--metrics-export-port={metrics}",

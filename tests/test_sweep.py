@@ -11,11 +11,12 @@ from dataclasses import asdict
 
 import pandas as pd
 import pytest
+from conftest import HEAD_CPUS
 
 import designspace as ds
-from designspace.cpu_layout import available_cpus, fastest_layout, layouts, machine_key
+from designspace.cpu_layout import available_cpus, cluster_layout, layouts, machine_key
 from designspace.results import read_results, summary
-from designspace.sweep import definition_for, run_sweep
+from designspace.sweep import connect, definition_for, run_sweep
 from designspace.train import Recipe
 
 DESIGNSPACE = [sys.executable, "-m", "designspace"]
@@ -25,11 +26,15 @@ TINY_SPACE = ["--space", "nds_resnet", "--dataset", "synthetic", "--resolution",
 
 @pytest.fixture(scope="module", autouse=True)
 def layout(ray_head):
-    """The sweeps here take their CPU layout from the test cluster's cache, measured once (briefly)
-    for real; local sweeps (no --address) read the same cache."""
+    """The test cluster's CPU layout, measured on the cluster for real by this first call (as the
+    first sweep sent to a cluster does), then read from the cluster's cache by every sweep here;
+    local sweeps (no --address) read the same cache file."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(ray_head.cache_home))
-        yield fastest_layout(steps=2)
+        measured = cluster_layout(connect(ray_head.address))
+        assert not measured.cached and measured.layout in layouts(HEAD_CPUS)
+        assert measured.cache == str(ray_head.cache_home / "designspace" / "cpu_layout.json")
+        yield measured
 
 
 def tiny_models(n, seed=0, flops=(0, 3e6)):
@@ -72,7 +77,7 @@ def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path, la
 
 def test_a_sweep_on_a_cluster_takes_the_layout_of_the_clusters_node_not_of_this_machine(
         ray_cluster, tmp_path, layout, monkeypatch):
-    # this machine's cache says another layout (the test cluster runs here, so it has the same key)
+    # this machine's cache says another layout, which a sweep measured here would take
     other = next(c for c in layouts(available_cpus()) if c != layout.layout)
     driver_cache = tmp_path / "xdg" / "designspace" / "cpu_layout.json"
     driver_cache.parent.mkdir(parents=True)
