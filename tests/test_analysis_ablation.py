@@ -274,7 +274,7 @@ def test_a_suggested_sweep_its_space_cannot_fill_says_so(tmp_path):
     (command,) = ablate([small], "tweak").commands
     assert command.startswith("designspace sweep --space resnet_tweaks ") and " --flops 2M:6M " in command
     comment = command.split("  # ", 1)[1]
-    assert comment.startswith("resnet_tweaks had no model in this window at 28 px in 100,000 draws (the closest found: "
+    assert comment.startswith("resnet_tweaks: no model in this window at 28 px in 100,000 draws (the closest found: "
                               "flops ") and comment.endswith("M); widen the window")
     closest = float(comment.split("flops ")[1].split("M)")[0])
     assert 6 < closest < 12

@@ -392,7 +392,7 @@ def _unfillable(base: Sweep, space: str, source: dict) -> str:
         candidates.sample(1, seed=source.get("seed") or 0, max_draws=FILL_CHECK_DRAWS, **windows)
     except SamplingError as e:
         closest = ", ".join(f"{m} {si(e.closest[m], 4)}" for m in windows) if e.closest else "no valid network"
-        return (f"  # {space} had no model in this window at {spec['resolution']} px in {FILL_CHECK_DRAWS:,} draws "
+        return (f"  # {space}: no model in this window at {spec['resolution']} px in {FILL_CHECK_DRAWS:,} draws "
                 f"(the closest found: {closest}); widen the window")
     return ""
 
