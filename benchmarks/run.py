@@ -11,6 +11,7 @@ import time
 
 import bench_analysis
 import bench_breakdown
+import bench_compile
 import bench_complexity
 import bench_cpu_layout
 import bench_regnet_fit
@@ -22,12 +23,12 @@ from common import machine, table
 # In this order: the Ray benchmarks last (they leave a local Ray instance running).
 BENCHMARKS = {"sampling": bench_sampling, "complexity": bench_complexity, "regnet_fit": bench_regnet_fit,
               "analysis": bench_analysis, "training": bench_training, "breakdown": bench_breakdown,
-              "sweep": bench_sweep, "cpu_layout": bench_cpu_layout}
+              "compile": bench_compile, "sweep": bench_sweep, "cpu_layout": bench_cpu_layout}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes: the whole table in a minute or two")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: the whole table in about five minutes")
     parser.add_argument("--only", help=f"comma-separated benchmarks to run, of: {', '.join(BENCHMARKS)}")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(BENCHMARKS)
