@@ -184,7 +184,7 @@ def space_for_dataset(args, dataset):
 
 CONTEXT_FLAGS = ("stem_type", "stem_width", "activation", "head_width")  # network overrides a sweep records
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
-                "drop_path", "nesterov", "augment")
+                "drop_path", "nesterov", "augment", "zero_init_final_bn")
 
 
 def recipe_from(args):
@@ -312,6 +312,9 @@ def add_recipe(parser) -> None:
                              "ones linearly less (default 0 = off)")
     recipe.add_argument("--no-augment", dest="augment", action="store_const", const=False,
                         help="no random crop / flip")
+    recipe.add_argument("--no-zero-init", dest="zero_init_final_bn", action="store_const", const=False,
+                        help="keep the default init of each residual branch's last BN (by default its scale "
+                             "starts at 0, so the block starts as its shortcut)")
     recipe.add_argument("--training-seed", type=int, default=0,
                         help="seed of initialization, order and augmentation (default 0)")
 

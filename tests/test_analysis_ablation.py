@@ -267,6 +267,14 @@ def test_what_to_run_for_the_seed_architecture_factors(tmp_path):
         f"--flops 20M:40M -o {tmp_path / 'regnetx_drop_path'}"]
 
 
+def test_suggested_sweeps_carry_the_base_sweeps_non_default_recipe(tmp_path):
+    recipe = {"epochs": 4, "lr": 0.05, "augment": False, "zero_init_final_bn": False, "nesterov": False}
+    sweep = with_definition(write_sweep(tmp_path / "rx", n=12), 12, recipe)
+    assert ablate([sweep], "se").commands == [
+        f"designspace sweep --space regnety --n 12 --dataset fashion-mnist --epochs 4 --lr 0.05 --no-nesterov "
+        f"--no-augment --no-zero-init --flops 20M:40M -o {tmp_path / 'regnety'}"]
+
+
 def test_a_suggested_sweep_its_space_cannot_fill_says_so(tmp_path):
     # at 28 px with a CIFAR stem, resnet_tweaks' smallest networks cost more than 6 MF
     small = with_definition(write_sweep(tmp_path / "rx", n=12, flops=(2e6, 6e6)), 12, {"epochs": 4},

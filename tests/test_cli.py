@@ -121,6 +121,14 @@ def test_train_a_drawn_model_on_synthetic_data_as_json():
     record = json.loads(result.stdout)
     assert record["status"] == "ok" and record["epochs"] == 2 and len(record["test_error"]) == 2
     assert record["spec"]["resolution"] == 8 and record["spec"]["stem_type"] == "res_stem_cifar"
+    assert record["recipe"]["zero_init_final_bn"] is True and record["recipe"]["augment"] is True
+
+
+def test_recipe_switches_reach_the_record():
+    result = run("train", "--space", "nds_resnet", "--seed", 2, "--dataset", "synthetic", "--resolution", 8,
+                 "--epochs", 1, "--threads", 1, "--no-zero-init", "--no-augment", "--no-nesterov", "--json")
+    recipe = json.loads(result.stdout)["recipe"]
+    assert (recipe["zero_init_final_bn"], recipe["augment"], recipe["nesterov"]) == (False, False, False)
 
 
 def test_train_a_spec_file_with_progress_lines(tmp_path):

@@ -415,6 +415,8 @@ def _data_and_recipe_flags(dataset: dict, recipe: dict) -> list[str]:
         flags.append("--no-nesterov")
     if recipe.get("augment") is False:
         flags.append("--no-augment")
+    if recipe.get("zero_init_final_bn") is False:
+        flags.append("--no-zero-init")
     if recipe.get("seed"):
         flags += ["--training-seed", str(recipe["seed"])]
     return flags
