@@ -65,8 +65,7 @@ def training_data(train, test):
 
 def sampled_spec(name, flops, dataset):
     """(spec, MF) of the first model of space `name` in the window, for the dataset's images."""
-    space = ds.load_space(name).with_context(resolution=dataset.resolution, num_classes=dataset.num_classes,
-                                             in_channels=dataset.in_channels, stem_type="res_stem_cifar")
+    space = ds.load_space(name).for_images(dataset.resolution, dataset.in_channels, dataset.num_classes)
     record = space.sample(1, seed=0, flops=flops)[0]
     return ds.ModelSpec.from_dict(record["spec"]), record["complexity"]["flops"] / 1e6
 

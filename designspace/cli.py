@@ -170,19 +170,20 @@ def _training_spec(args, dataset):
     return ModelSpec.from_dict(record["spec"])
 
 
+CONTEXT_FLAGS = ("stem_type", "stem_width", "activation", "head_width")  # network overrides a sweep records
+
+
+def context_overrides(args) -> dict:
+    """The network overrides given on the command line (--stem-width, ...)."""
+    return {k: getattr(args, k) for k in CONTEXT_FLAGS if getattr(args, k) is not None}
+
+
 def space_for_dataset(args, dataset):
-    """The space with the dataset's image size, channels and classes (and a CIFAR stem for small images)."""
+    """The space for the dataset's images (Space.for_images) with the command line's overrides."""
     from .space import load_space
 
-    small = dataset.resolution <= 64
-    return load_space(args.space).with_context(
-        resolution=dataset.resolution, in_channels=dataset.in_channels, num_classes=dataset.num_classes,
-        stem_type=args.stem_type or ("res_stem_cifar" if small else None), stem_width=args.stem_width,
-        activation=args.activation, head_width=args.head_width,
-    )
-
-
-CONTEXT_FLAGS = ("stem_type", "stem_width", "activation", "head_width")  # network overrides a sweep records
+    return load_space(args.space).for_images(dataset.resolution, dataset.in_channels, dataset.num_classes,
+                                             **context_overrides(args))
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
                 "drop_path", "nesterov", "augment", "zero_init_final_bn")
 
@@ -236,7 +237,7 @@ def cmd_sweep(args) -> None:
         space = space_for_dataset(args, dataset)
         models = space.sample(args.n, seed=args.seed, flops=args.flops, params=args.params, acts=args.acts)
         source = {"space": args.space, "seed": args.seed, "flops": args.flops, "params": args.params, "acts": args.acts,
-                  "context": {k: getattr(args, k) for k in CONTEXT_FLAGS if getattr(args, k) is not None}}
+                  "context": context_overrides(args)}
     else:
         raise ValueError("give --space NAME --n N (models sampled here) or --samples FILE.jsonl")
     definition = definition_for(models, dataset_options(args), asdict(recipe), source)

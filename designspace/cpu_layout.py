@@ -218,8 +218,7 @@ def probe_space(dataset):
     """The probe's design space, sampled for `dataset`'s images."""
     from .space import load_space
 
-    return load_space(PROBE_SPACE).with_context(resolution=dataset.resolution, in_channels=dataset.in_channels,
-                                                num_classes=dataset.num_classes, stem_type="res_stem_cifar")
+    return load_space(PROBE_SPACE).for_images(dataset.resolution, dataset.in_channels, dataset.num_classes)
 
 
 def _probe_job(threads: int, steps: int) -> None:

@@ -54,6 +54,7 @@ KIND_PARAMETERS = {
 TOP_LEVEL_KEYS = {"name", "description", "kind", "network", "parameters", "variants", "constraints",
                   "adjust_compatibility"}
 CONSTRAINT_KEYS = {"shared", "increasing", "stages", *METRICS}
+SMALL_IMAGES = 64  # pixels a side up to which Space.for_images picks the CIFAR stem
 FIRST_CHUNK, LARGEST_CHUNK = 4096, 32768
 DEFAULT_MAX_DRAWS = 2_000_000
 
@@ -105,6 +106,14 @@ class Space:
         network = {**self.network, **overrides}
         _check_context(network)
         return replace(self, network=network)
+
+    def for_images(self, resolution: int, in_channels: int, num_classes: int, **overrides) -> "Space":
+        """The space for a dataset's images: their size, channels and classes, a CIFAR stem (3x3,
+        stride 1) for small images unless `overrides` name a stem, and the other overrides (None
+        keeps the space's value). What a sweep samples for its dataset."""
+        stem_type = overrides.pop("stem_type", None) or ("res_stem_cifar" if resolution <= SMALL_IMAGES else None)
+        return self.with_context(resolution=resolution, in_channels=in_channels, num_classes=num_classes,
+                                 stem_type=stem_type, **overrides)
 
     @property
     def context(self) -> dict:

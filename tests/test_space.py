@@ -126,6 +126,15 @@ width = { values = [8, 16] }
 """
 
 
+def test_a_space_for_a_datasets_images_takes_their_shape_and_a_cifar_stem_when_small():
+    space = ds.load_space("regnetx")
+    small = space.for_images(28, 1, 10, stem_width=16, activation=None)
+    assert small.context == {**space.context, "resolution": 28, "in_channels": 1, "num_classes": 10,
+                                  "stem_type": "res_stem_cifar", "stem_width": 16}
+    assert space.for_images(28, 1, 10, stem_type="simple_stem_in").context["stem_type"] == "simple_stem_in"
+    assert space.for_images(224, 3, 1000).context["stem_type"] == space.context["stem_type"] == "simple_stem_in"
+
+
 def test_a_users_toml_file_works_like_a_shipped_space(tmp_path):
     path = tmp_path / "toy.toml"
     path.write_text(USER_SPACE)

@@ -381,11 +381,9 @@ def _unfillable(base: Sweep, space: str, source: dict) -> str:
     spec = next((spec_dict(s) for s in base.frame.get("spec", []) if spec_dict(s)), None)
     if not windows or spec is None:
         return ""
-    context = {"resolution": spec["resolution"], "in_channels": spec["in_channels"], "num_classes": spec["num_classes"],
-               "stem_type": "res_stem_cifar" if spec["resolution"] <= 64 else None,  # as the sweep command chooses
-               **(source.get("context") or {})}
-    try:
-        candidates = load_space(space).with_context(**context)
+    try:  # what the suggested command samples
+        candidates = load_space(space).for_images(spec["resolution"], spec["in_channels"], spec["num_classes"],
+                                                  **(source.get("context") or {}))
     except ValueError:  # a space file of the machine that ran the base sweep, not of this one
         return ""
     try:
