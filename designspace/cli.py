@@ -185,7 +185,8 @@ def space_for_dataset(args, dataset):
     return load_space(args.space).for_images(dataset.resolution, dataset.in_channels, dataset.num_classes,
                                              **context_overrides(args))
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
-                "drop_path", "nesterov", "augment", "zero_init_final_bn")
+                "drop_path", "nesterov", "augment", "zero_init_final_bn")  # each --NAME, or its switch below
+RECIPE_SWITCHES = {"nesterov": "--no-nesterov", "augment": "--no-augment", "zero_init_final_bn": "--no-zero-init"}
 
 
 def recipe_from(args):
@@ -303,7 +304,7 @@ def add_recipe(parser) -> None:
     recipe.add_argument("--batch-size", type=positive_int, help="default 128")
     recipe.add_argument("--lr", type=float, help="peak learning rate (default 0.1)")
     recipe.add_argument("--momentum", type=float, help="default 0.9 (Nesterov)")
-    recipe.add_argument("--no-nesterov", dest="nesterov", action="store_const", const=False,
+    recipe.add_argument(RECIPE_SWITCHES["nesterov"], dest="nesterov", action="store_const", const=False,
                         help="plain momentum instead of Nesterov")
     recipe.add_argument("--weight-decay", type=float, help="default 5e-4 (none on BN and biases)")
     recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
@@ -311,11 +312,11 @@ def add_recipe(parser) -> None:
     recipe.add_argument("--drop-path", type=float, metavar="RATE",
                         help="stochastic depth: the last residual branch is dropped with this probability, earlier "
                              "ones linearly less (default 0 = off)")
-    recipe.add_argument("--no-augment", dest="augment", action="store_const", const=False,
+    recipe.add_argument(RECIPE_SWITCHES["augment"], dest="augment", action="store_const", const=False,
                         help="no random crop / flip")
-    recipe.add_argument("--no-zero-init", dest="zero_init_final_bn", action="store_const", const=False,
-                        help="keep the default init of each residual branch's last BN (by default its scale "
-                             "starts at 0, so the block starts as its shortcut)")
+    recipe.add_argument(RECIPE_SWITCHES["zero_init_final_bn"], dest="zero_init_final_bn", action="store_const",
+                        const=False, help="keep the default init of each residual branch's last BN (by default "
+                                          "its scale starts at 0, so the block starts as its shortcut)")
     recipe.add_argument("--training-seed", type=int, default=0,
                         help="seed of initialization, order and augmentation (default 0)")
 

@@ -397,6 +397,7 @@ def _unfillable(base: Sweep, space: str, source: dict) -> str:
 
 def _data_and_recipe_flags(dataset: dict, recipe: dict) -> list[str]:
     """The base sweep's data options and its non-default recipe, so the new sweep is comparable."""
+    from ..cli import RECIPE_FLAGS, RECIPE_SWITCHES
     from ..recipe import Recipe
 
     flags = []
@@ -406,15 +407,13 @@ def _data_and_recipe_flags(dataset: dict, recipe: dict) -> list[str]:
     if dataset.get("seed"):
         flags += ["--data-seed", str(dataset["seed"])]
     defaults = Recipe()
-    for key in ("batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing", "drop_path"):
-        if key in recipe and recipe[key] != getattr(defaults, key):
+    for key in RECIPE_FLAGS:
+        if key == "epochs" or key not in recipe:  # epochs: _command's, from the recipe or the table
+            continue
+        if key in RECIPE_SWITCHES:
+            flags += [RECIPE_SWITCHES[key]] if recipe[key] is False else []
+        elif recipe[key] != getattr(defaults, key):
             flags += [f"--{key.replace('_', '-')}", f"{recipe[key]:g}"]
-    if recipe.get("nesterov") is False:
-        flags.append("--no-nesterov")
-    if recipe.get("augment") is False:
-        flags.append("--no-augment")
-    if recipe.get("zero_init_final_bn") is False:
-        flags.append("--no-zero-init")
     if recipe.get("seed"):
         flags += ["--training-seed", str(recipe["seed"])]
     return flags
