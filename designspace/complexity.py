@@ -21,9 +21,7 @@ FORM_FIELDS = ("stem_type", "block_type", "deep_stem", "stride_position", "short
 
 def complexity(spec: ModelSpec) -> dict[str, int]:
     """{"flops", "params", "acts"} of one network (flops = multiply-adds)."""
-    net = {name: getattr(spec, name) for name in NETWORK_FIELDS}
-    per_stage = (getattr(spec, name) for name in STAGE_FIELDS)
-    flops, params, acts = network_cost(net, *per_stage)
+    flops, params, acts = network_cost(spec.network, *spec.stage_fields)
     return {"flops": int(flops), "params": int(params), "acts": int(acts)}
 
 

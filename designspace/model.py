@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .layout import BlockLayout, DenseLayout, dense_layout, ends_with_conv, stage_layouts, stem_conv_width, stem_convs
-from .spec import NETWORK_FIELDS, STAGE_FIELDS, ModelSpec
+from .spec import ModelSpec
 
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
 
@@ -214,11 +214,11 @@ class Network(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         activation = ACTIVATIONS[spec.activation]
-        net = {name: getattr(spec, name) for name in NETWORK_FIELDS}
+        net = spec.network
         self.spec = spec
         self.stem = Stem(spec, activation)
         stages, c = [], spec.stem_width
-        for i, (d, w, s, b, g) in enumerate(zip(*(getattr(spec, name) for name in STAGE_FIELDS))):
+        for i, (d, w, s, b, g) in enumerate(zip(*spec.stage_fields)):
             if spec.block_type == "dense_block":
                 lo = dense_layout(net, c, d, w, s, b, g, first=i == 0)
                 stages.append(dense_stage(lo, activation))

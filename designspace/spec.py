@@ -245,6 +245,17 @@ class ModelSpec:
     def num_stages(self) -> int:
         return len(self.depths)
 
+    @property
+    def network(self) -> dict[str, Any]:
+        """The network-level fields by name, as layout's cost functions and the model builder take them."""
+        return {name: getattr(self, name) for name in NETWORK_FIELDS}
+
+    @property
+    def stage_fields(self) -> tuple[tuple, ...]:
+        """The per-stage fields in STAGE_FIELDS order (depths, widths, strides, b, g), each a tuple
+        over the stages."""
+        return tuple(getattr(self, name) for name in STAGE_FIELDS)
+
 
 def _plain(value):
     return list(value) if isinstance(value, tuple) else value
