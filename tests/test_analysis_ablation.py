@@ -48,6 +48,17 @@ def test_a_factor_with_few_values_gets_one_group_per_value(tmp_path):
     assert labels == [f"b = {v:g}" for v in values]
 
 
+def assert_one_clean_pair(result, label, group_labels):
+    """The ablation found exactly one pair of sweeps, `label`, differing in nothing but the factor,
+    with these groups and scipy's KS test between them."""
+    assert [c.label for c in result.comparisons] == [label]
+    comparison = result.comparisons[0]
+    assert comparison.caveat == ""
+    assert [g.label for g in comparison.groups] == group_labels
+    expected = stats.ks_2samp(comparison.groups[0].errors, comparison.groups[1].errors)
+    assert result.tests[["D", "p"]].iloc[0].tolist() == [expected.statistic, expected.pvalue]
+
+
 def test_swish_vs_relu_pairs_the_matched_sweeps(tmp_path):
     write_sweep(tmp_path / "relu", n=30, seed=0)
     write_sweep(tmp_path / "silu", n=30, seed=0, activation="silu")
@@ -55,12 +66,7 @@ def test_swish_vs_relu_pairs_the_matched_sweeps(tmp_path):
     sweeps = load_all([tmp_path / "relu", tmp_path / "silu", tmp_path / "e"])
     result = ablate(sweeps, "activation")
     # anynetx_e vs silu would differ in the sampled parameters too; the matched pair differs in nothing else
-    assert [c.label for c in result.comparisons] == ["relu vs silu"]
-    comparison = result.comparisons[0]
-    assert comparison.caveat == ""
-    assert [g.label for g in comparison.groups] == ["ReLU (relu)", "Swish (SiLU) (silu)"]
-    expected = stats.ks_2samp(comparison.groups[0].errors, comparison.groups[1].errors)
-    assert result.tests[["D", "p"]].iloc[0].tolist() == [expected.statistic, expected.pvalue]
+    assert_one_clean_pair(result, "relu vs silu", ["ReLU (relu)", "Swish (SiLU) (silu)"])
     relu, silu = (json.loads(s.frame["spec"].iloc[0]) for s in sweeps[:2])
     assert relu["widths"] == silu["widths"] and (relu["activation"], silu["activation"]) == ("relu", "silu")
 
@@ -209,12 +215,7 @@ def test_stochastic_depth_compares_two_sweeps_of_the_same_models(tmp_path):
     base, dp, dp_lr = load_all([tmp_path / "base", tmp_path / "dp", tmp_path / "dp_lr"])
     result = ablate([base, dp, dp_lr], "stochastic_depth")
     # base vs dp_lr and dp vs dp_lr also differ in the learning rate; the matched pair does not
-    assert [c.label for c in result.comparisons] == ["base vs dp"]
-    comparison = result.comparisons[0]
-    assert comparison.caveat == ""
-    assert [g.label for g in comparison.groups] == ["drop path = 0 (base)", "drop path = 0.1 (dp)"]
-    expected = stats.ks_2samp(comparison.groups[0].errors, comparison.groups[1].errors)
-    assert result.tests[["D", "p"]].iloc[0].tolist() == [expected.statistic, expected.pvalue]
+    assert_one_clean_pair(result, "base vs dp", ["drop path = 0 (base)", "drop path = 0.1 (dp)"])
     (confounded,) = ablate([base, dp_lr], "stochastic_depth").comparisons
     assert confounded.caveat == "these sweeps also differ in recipe.lr (0.1 vs 0.05)"
     # for any other factor the drop-path rate is a confounder

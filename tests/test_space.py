@@ -169,6 +169,11 @@ def test_an_impossible_window_says_how_many_draws_and_the_closest_model():
     ],
 )
 def test_malformed_space_files_name_the_key(tmp_path, text, message):
+    assert_refused(tmp_path, text, message)
+
+
+def assert_refused(tmp_path, text, message):
+    """A space file with `text` is refused when loaded, with an error matching `message`."""
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
@@ -271,10 +276,7 @@ bottleneck_ratio = 4
     (SEED_SPACE + "[variants.depth]\na = {}\n", "variants.depth: the name of a parameter"),
 ])
 def test_bad_seed_architecture_dimensions_name_the_key(tmp_path, text, message):
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
-    with pytest.raises(ValueError, match=message):
-        ds.load_space(path)
+    assert_refused(tmp_path, text, message)
 
 
 def test_the_dense_transition_prescreen_agrees_with_modelspec():
