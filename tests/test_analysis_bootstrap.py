@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from designspace.analysis import best_of_resamples, good_range, good_ranges
+from designspace.analysis.bootstrap import informative
+from designspace.analysis.edf import SMALL_POPULATION
 
 # errors with a tie at the best value (models 1 and 3); resamples of int(6 * 0.5) = 3 models
 ERRORS = np.array([5.0, 1.0, 3.0, 1.0, 4.0, 2.0])
@@ -63,7 +65,20 @@ def test_good_ranges_table():
     frame = pd.DataFrame({"best_error": np.arange(40.0), "a": np.r_[np.ones(20), np.zeros(20)],
                           "b": np.r_[np.full(20, 3.0), np.zeros(20)]})
     table = good_ranges(frame, ["a", "b"])
-    assert table.to_dict("list") == {"column": ["a", "b"], "low": [1.0, 3.0], "best": [1.0, 3.0], "high": [1.0, 3.0]}
+    assert table.to_dict("list") == {"column": ["a", "b"], "low": [1.0, 3.0], "best": [1.0, 3.0], "high": [1.0, 3.0],
+                                     "informative": [True, True]}
+
+
+def test_a_good_range_is_uninformative_when_it_spans_the_sample_or_the_sample_is_small():
+    values = np.arange(40.0)
+    assert informative(values, (3.0, 5.0, 20.0))
+    assert not informative(values, (0.0, 5.0, 39.0))  # the whole sampled range
+    assert not informative(values[:SMALL_POPULATION - 1], (3.0, 5.0, 20.0))  # narrow, but on too few models
+    assert not informative(np.r_[values[:20], np.full(20, np.nan)], (3.0, 5.0, 10.0))  # NaN: not sampled
+    # 6 models: each resample of 25% is one model drawn at random, so the range is the whole sample
+    frame = pd.DataFrame({"best_error": np.arange(6.0), "depth": [4.0, 9.0, 6.0, 12.0, 5.0, 7.0]})
+    row = good_ranges(frame, ["depth"]).iloc[0]
+    assert (row["low"], row["high"], row["informative"]) == (4.0, 12.0, False)
 
 
 @pytest.mark.parametrize("kwargs, message", [

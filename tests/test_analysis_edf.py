@@ -6,6 +6,7 @@ from scipy import stats
 
 import designspace as ds
 from designspace.analysis import complexity_weights, edf, effective_size, ks, random_search
+from designspace.analysis.edf import dkw_epsilon, edf_band, ks_detectable, ks_interval
 
 
 def test_edf_unweighted_and_weighted():
@@ -112,3 +113,69 @@ def test_random_search_matches_simulation_with_weights():
         best = errors[rng.choice(len(errors), size=(20000, m), p=p)].min(axis=1)
         assert mean == pytest.approx(best.mean(), abs=4 * best.std() / np.sqrt(20000) + 1e-9)
         assert std == pytest.approx(best.std(), rel=0.05, abs=1e-3)
+
+
+# ------------------------------------------------------------------------- how sure they are
+def test_dkw_band_width_and_clipping():
+    assert dkw_epsilon(100) == pytest.approx(0.1358, abs=1e-4)
+    assert dkw_epsilon(500) == pytest.approx(0.0607, abs=1e-4) and dkw_epsilon(100, alpha=0.01) > dkw_epsilon(100)
+    band = edf_band(np.arange(100.0)[::-1])
+    x, y = edf(np.arange(100.0))
+    assert band.n == 100 and band.eps == dkw_epsilon(100) and np.array_equal(band.errors, x)
+    assert np.allclose(band.lower, np.maximum(y - band.eps, 0)) and np.allclose(band.upper, np.minimum(y + band.eps, 1))
+    assert band.lower[0] == 0 and band.upper[-1] == 1
+    # weighted: Kish's effective size (half the weight on no model at all gives n = 50)
+    weighted = edf_band(np.arange(100.0), np.r_[np.ones(50), np.zeros(50)])
+    assert weighted.n == pytest.approx(50) and weighted.eps == pytest.approx(dkw_epsilon(50))
+    with pytest.raises(ValueError, match="positive number of models"):
+        dkw_epsilon(0)
+
+
+def test_dkw_band_holds_the_true_cdf_as_often_as_it_promises():
+    rng = np.random.default_rng(4)
+    held = []
+    for _ in range(2000):
+        band = edf_band(rng.normal(size=60))
+        true = stats.norm.cdf(band.errors)
+        # between errors the EDF is flat, so the true CDF must lie in the band at each error and just before it
+        just_before = np.r_[band.eps, band.upper[:-1]]
+        held.append(np.all((band.lower <= true) & (true <= just_before)))
+    assert 0.94 <= np.mean(held) <= 0.975  # DKW-Massart: at least 95% (seeded: 0.958), and not much more
+    band = edf_band(np.random.default_rng(5).normal(size=200))
+    assert np.all((band.lower <= stats.norm.cdf(band.errors)) & (stats.norm.cdf(band.errors) <= band.upper))
+
+
+def test_detectable_d_is_the_asymptotic_critical_value_and_matches_the_exact_test():
+    assert ks_detectable(16, 16) == pytest.approx(0.480, abs=1e-3)
+    assert ks_detectable(100, 1000) == pytest.approx(1.358 * np.sqrt(1100 / 100_000), rel=1e-3)
+    # 16 vs 16: D = 8/16 is significant, D = 7/16 (below 0.48) is not
+    a = np.arange(16.0)
+    assert ks(a, a + 7.5) == (pytest.approx(0.5), pytest.approx(stats.ks_2samp(a, a + 7.5).pvalue))
+    assert ks(a, a + 7.5)[1] < 0.05 and ks(a, a + 6.5)[1] >= 0.05 and ks(a, a + 6.5)[0] < ks_detectable(16, 16)
+
+
+def test_ks_interval_contains_d_and_is_seeded():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(0, 1, 80), rng.normal(0.8, 1, 60)
+    d, _ = ks(a, b)
+    low, high = ks_interval(a, b, seed=1)
+    assert low < d < high and high - low < 0.45
+    assert ks_interval(a, b, seed=1) == (low, high) and ks_interval(a, b, seed=2) != (low, high)
+    # more models, a narrower interval
+    big_a, big_b = rng.normal(0, 1, 2000), rng.normal(0.8, 1, 2000)
+    big_low, big_high = ks_interval(big_a, big_b, seed=1)
+    assert big_high - big_low < (high - low) / 3 and big_low < ks(big_a, big_b)[0] < big_high
+    # equal weights resample exactly as no weights; NaN errors are left out as everywhere
+    assert ks_interval(a, b, np.ones(80), np.full(60, 3.0), seed=1) == (low, high)
+    assert ks_interval(np.r_[a, np.nan], b, seed=1) == (low, high)
+
+
+def test_ks_interval_resamples_by_weight():
+    rng = np.random.default_rng(7)
+    same = rng.normal(0, 1, 50)
+    # 50 models of weight 0 far above the rest: drawn, they would put half of every resample at 100
+    a, wa = np.r_[rng.normal(0, 1, 50), np.full(50, 100.0)], np.r_[np.ones(50), np.zeros(50)]
+    low, high = ks_interval(a, same, wa, None)
+    assert 0 <= low < high < 0.45
+    with pytest.raises(ValueError, match="resamples must be a positive integer"):
+        ks_interval(a, same, resamples=0)

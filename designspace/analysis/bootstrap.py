@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .edf import SMALL_POPULATION
+
 FRACTION = 0.25
 RESAMPLES = 2500
 PERCENTILES = (2.5, 50.0, 97.5)
@@ -58,9 +60,29 @@ def good_range(values, errors, fraction: float = FRACTION, resamples: int = RESA
     return float(low), float(best), float(high)
 
 
+def informative(values, good) -> bool:
+    """Whether a good range (low, best, high) of these values says where the good models lie.
+
+    It does not when it spans the whole sampled range (the bootstrap could not narrow it down),
+    nor below SMALL_POPULATION models, where the best model of a resample is one of the very few
+    best and a narrow range is chance. NaN values (models the parameter does not apply to) are
+    left out.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    low, _, high = good
+    return len(x) >= SMALL_POPULATION and not (low <= x.min() and high >= x.max())
+
+
 def good_ranges(frame, columns, metric: str = "best_error", **options):
-    """good_range of every column against frame[metric], as a DataFrame (column, low, best, high)."""
+    """good_range of every column against frame[metric], as a DataFrame (column, low, best, high,
+    informative)."""
     import pandas as pd
 
-    rows = [(c, *good_range(frame[c].to_numpy(float), frame[metric].to_numpy(float), **options)) for c in columns]
-    return pd.DataFrame(rows, columns=["column", "low", "best", "high"])
+    errors = frame[metric].to_numpy(float)
+    rows = []
+    for c in columns:
+        values = frame[c].to_numpy(float)
+        good = good_range(values, errors, **options)
+        rows.append((c, *good, informative(values[~np.isnan(errors)], good)))
+    return pd.DataFrame(rows, columns=["column", "low", "best", "high", "informative"])

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .edf import MIN_TEST_MODELS, complexity_weights, effective_size, ks
+from .edf import (ALPHA, KS_RESAMPLES, MIN_TEST_MODELS, complexity_weights, effective_size, ks, ks_detectable,
+                  ks_interval)
 from .load import COMPLEXITY, Sweep, check_metric
 
 MAX_AUTO_BINS = 20
@@ -105,23 +106,39 @@ def _auto_bins(values, lo, hi, sweeps, by) -> int:
                      f"inside the common range {lo:.4g} to {hi:.4g}; normalization needs at least {MIN_PER_BIN}")
 
 
-def ks_table(curve_list: list[Curve]):
-    """KS test between every pair of curves (weighted when the curves are): a DataFrame with a, b,
-    n_a, n_b (effective sizes when weighted), D, p; pairs too small for the test are listed in
-    the column `note` instead."""
+def ks_table(curve_list: list[Curve], seed: int = 0, resamples: int = KS_RESAMPLES):
+    """KS test between every pair of curves (weighted when the curves are), with how sure it is.
+
+    A DataFrame with a, b, n_a, n_b (effective sizes when weighted), D, D_low and D_high (its 95%
+    percentile-bootstrap interval, `resamples` resamples, seeded), p, D_detectable (the smallest D
+    these sizes can detect at p < 0.05) and the verdict; pairs too small for the test say so in
+    the verdict.
+    """
     import pandas as pd
 
     rows = []
     for a, b in itertools.combinations(curve_list, 2):
         n_a, n_b = _size(a), _size(b)
         if round(min(n_a, n_b), 9) < MIN_TEST_MODELS:
-            rows.append((a.name, b.name, n_a, n_b, np.nan, np.nan,
+            rows.append((a.name, b.name, n_a, n_b, np.nan, np.nan, np.nan, np.nan, np.nan,
                          f"too few models: the test needs at least {MIN_TEST_MODELS} per sweep"))
             continue
         d, p = ks(a.errors, b.errors, a.weights, b.weights)
-        verdict = "differ (p < 0.05)" if p < 0.05 else "no evidence of a difference"
-        rows.append((a.name, b.name, n_a, n_b, d, p, verdict))
-    return pd.DataFrame(rows, columns=["a", "b", "n_a", "n_b", "D", "p", "verdict"])
+        low, high = ks_interval(a.errors, b.errors, a.weights, b.weights, resamples, seed)
+        detectable = ks_detectable(n_a, n_b)
+        weighted = a.weights is not None or b.weights is not None
+        rows.append((a.name, b.name, n_a, n_b, d, low, high, p, detectable,
+                     _verdict(p, n_a, n_b, detectable, weighted)))
+    return pd.DataFrame(rows, columns=["a", "b", "n_a", "n_b", "D", "D_low", "D_high", "p", "D_detectable", "verdict"])
+
+
+def _verdict(p: float, n_a: float, n_b: float, detectable: float, weighted: bool) -> str:
+    """'differ (p < 0.05)', or no evidence of a difference with the size of gap these n could see."""
+    if p < ALPHA:
+        return f"differ (p < {ALPHA:g})"
+    sizes = f"{n_a:.3g} per side" if f"{n_a:.3g}" == f"{n_b:.3g}" else f"{n_a:.3g} and {n_b:.3g}"
+    return (f"no evidence of a difference; at {'effective ' if weighted else ''}n = {sizes} only D > "
+            f"{detectable:.2f} is detectable at p < {ALPHA:g}")
 
 
 def _size(curve: Curve) -> float:

@@ -1,9 +1,12 @@
-"""Error EDFs, the NDS complexity normalization, two-sample KS tests and random-search curves.
+"""Error EDFs and their confidence bands, the NDS complexity normalization, two-sample KS tests
+(with an interval of D and the smallest D the sizes can detect) and random-search curves.
 
 An error EDF is the fraction of models whose error is below e. Comparing design spaces by their
 EDFs rather than by their best model is what makes the comparison robust (NDS 2019); matching
 the complexity distributions first (weights that make each population uniform over a common
-complexity range) removes the part of a gap that is due to one space having larger models.
+complexity range) removes the part of a gap that is due to one space having larger models. A
+finding is only as sure as its sample is large, so every EDF gets a DKW band and every KS test
+an interval of D and the D these sizes could detect at all.
 Errors that are NaN (diverged or failed models) are left out everywhere here; the report counts
 them.
 """
@@ -11,10 +14,15 @@ them.
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
 MIN_TEST_MODELS = 5  # per sample: below this a KS p-value says nothing
+SMALL_POPULATION = 30  # below this many usable models a population gets a visible warning in reports
+ALPHA = 0.05  # the DKW bands are 1 - ALPHA bands; KS differences are detectable at p < ALPHA
+KS_RESAMPLES = 1000  # bootstrap resamples behind the interval of a KS distance D
+RESAMPLE_CELLS = 4_000_000  # resamples x distinct errors held at once by ks_interval (32 MB per array)
 
 
 def _errors(errors, name="errors") -> np.ndarray:
@@ -55,6 +63,39 @@ def edf(errors, weights=None) -> tuple[np.ndarray, np.ndarray]:
     e, w = _kept(errors, weights, "edf")
     order = np.argsort(e, kind="stable")
     return e[order], np.cumsum(w[order])
+
+
+class Band(NamedTuple):
+    """An EDF with its DKW band: the sorted errors, the band's lower and upper edge after each
+    error, its half-width eps and the (effective) number of models n it was computed at."""
+
+    errors: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    eps: float
+    n: float
+
+
+def dkw_epsilon(n: float, alpha: float = ALPHA) -> float:
+    """Half-width of the Dvoretzky-Kiefer-Wolfowitz band of an EDF of n models: with probability
+    1 - alpha the true CDF lies within +-eps of it at every error at once (Massart's constant),
+    eps = sqrt(ln(2 / alpha) / (2 n)); 0.136 at n = 100 for a 95% band."""
+    if not n > 0:
+        raise ValueError(f"dkw_epsilon: needs a positive number of models, got {n}")
+    return float(np.sqrt(np.log(2.0 / alpha) / (2.0 * n)))
+
+
+def edf_band(errors, weights=None, alpha: float = ALPHA) -> Band:
+    """The EDF with its 1 - alpha DKW band, clipped to [0, 1].
+
+    With weights the band is taken at Kish's effective size, as the weighted KS test is: an
+    approximation, since DKW holds for n equally weighted independent draws.
+    """
+    e, w = _kept(errors, weights, "edf_band")
+    x, y = edf(e, w)
+    n = float(len(e)) if weights is None else effective_size(w)
+    eps = dkw_epsilon(n, alpha)
+    return Band(x, np.clip(y - eps, 0.0, 1.0), np.clip(y + eps, 0.0, 1.0), eps, n)
 
 
 def complexity_weights(values, bins: int, lo: float, hi: float) -> np.ndarray:
@@ -114,6 +155,56 @@ def ks(errors_a, errors_b, weights_a=None, weights_b=None) -> tuple[float, float
     d = float(np.max(np.abs(_cdf_at(a, wa, points) - _cdf_at(b, wb, points))))
     n = round(n_a * n_b / (n_a + n_b))
     return d, float(np.clip(stats.kstwo.sf(d, max(n, 1)), 0.0, 1.0))
+
+
+def ks_detectable(n_a: float, n_b: float, alpha: float = ALPHA) -> float:
+    """The smallest KS distance D that these (effective) sizes can detect at p < alpha:
+    c(alpha) sqrt((n_a + n_b) / (n_a n_b)) with c(alpha) = sqrt(ln(2 / alpha) / 2), 1.358 at 0.05,
+    which is the root of the sum of the two DKW half-widths squared.
+
+    This asymptotic value lies at or above the critical D of both tests `ks` runs (scipy's exact
+    two-sample test unweighted, the kstwo rule at the effective sizes weighted), so a D that `ks`
+    finds not significant is always below it.
+    """
+    return float(np.hypot(dkw_epsilon(n_a, alpha), dkw_epsilon(n_b, alpha)))
+
+
+def ks_interval(errors_a, errors_b, weights_a=None, weights_b=None, resamples: int = KS_RESAMPLES, seed: int = 0,
+                level: float = 1 - ALPHA) -> tuple[float, float]:
+    """A `level` percentile-bootstrap interval of the KS distance D between two populations.
+
+    Each resample draws every population anew with replacement, as many models as it has
+    (by weight, and as many as its effective size, when weighted), and measures D between the
+    two resampled EDFs. Resampling adds noise to both curves, so for populations that barely
+    differ the resampled distances sit above the observed D: the interval then says how large a
+    gap a repeat of the experiment could show, not that the populations differ.
+    """
+    if isinstance(resamples, bool) or int(resamples) != resamples or resamples < 1:
+        raise ValueError(f"ks_interval: resamples must be a positive integer, got {resamples!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"ks_interval: level must be in (0, 1), got {level}")
+    a, wa = _kept(errors_a, weights_a, "ks_interval sample a")
+    b, wb = _kept(errors_b, weights_b, "ks_interval sample b")
+    points = np.union1d(a, b)
+    rng = np.random.default_rng(seed)
+    resamples = int(resamples)
+    chunk = max(1, RESAMPLE_CELLS // len(points))
+    distances = []
+    for count in np.diff(np.r_[np.arange(0, resamples, chunk), resamples]):
+        gaps = _resampled_density(a, wa, points, count, rng) - _resampled_density(b, wb, points, count, rng)
+        distances.append(np.max(np.abs(np.cumsum(gaps.reshape(count, len(points)), axis=1)), axis=1))
+    low, high = np.percentile(np.concatenate(distances), [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
+def _resampled_density(e: np.ndarray, w: np.ndarray, points: np.ndarray, count: int, rng) -> np.ndarray:
+    """The fraction of each of `count` resamples at each of `points` (which hold every error),
+    resample after resample: round(n_eff) models drawn with replacement by weight w."""
+    draws = max(1, round(effective_size(w)))
+    size = (count, draws)
+    drawn = rng.integers(0, len(e), size) if np.all(w == w[0]) else rng.choice(len(e), size, p=w)
+    slots = np.searchsorted(points, e)[drawn] + np.arange(count)[:, None] * len(points)
+    return np.bincount(slots.ravel(), minlength=count * len(points)) / draws
 
 
 def effective_size(weights) -> float:
