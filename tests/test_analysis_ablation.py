@@ -16,19 +16,30 @@ def deeper_is_better(model, rng):
     return round(20.0 - 0.25 * sum(model["spec"]["depths"]) + rng.uniform(0, 1), 3)
 
 
+def assert_quantile_groups(groups, values, errors, short, k=3):
+    """k groups of consecutive values, each of at least 5 models, equal values never split, labelled
+    by their range, holding their models' errors."""
+    assert len(groups) == k and sum(len(g.errors) for g in groups) == len(values)
+    for low, high in zip(groups, groups[1:]):
+        assert low.values.max() < high.values.min()
+    for g in groups:
+        inside = (values >= g.values.min()) & (values <= g.values.max())
+        assert len(g.errors) == inside.sum() >= 5
+        assert sorted(g.errors) == sorted(errors[inside])
+        lo, hi = g.values.min(), g.values.max()
+        assert g.label == (f"{short} = {lo:g}" if lo == hi else f"{short} {lo:g} to {hi:g}")
+
+
 def test_depth_within_a_sweep_in_thirds(tmp_path):
     sweep = load(write_sweep(tmp_path / "rx", n=60, error=deeper_is_better))
     result = ablate([sweep], "depth")
     (comparison,) = result.comparisons
     frame = sweep.usable()
     depth, errors = frame["total_depth"].to_numpy(float), frame["best_error"].to_numpy(float)
-    cuts = np.quantile(depth, [1 / 3, 2 / 3])
-    bins = np.searchsorted(np.unique(cuts), depth, side="right")
-    assert comparison.label == "rx" and len(comparison.groups) == 3
-    for group, b in zip(comparison.groups, range(3)):
-        inside = depth[bins == b]
-        assert group.label == f"depth {inside.min():g} to {inside.max():g}"
-        assert sorted(group.errors) == sorted(errors[bins == b])
+    assert comparison.label == "rx"
+    assert_quantile_groups(comparison.groups, depth, errors, "depth")
+    sizes = [len(g.errors) for g in comparison.groups]
+    assert max(sizes) - min(sizes) <= 10  # near thirds, as far as ties at the cuts allow
     first = result.tests.iloc[0]
     expected = stats.ks_2samp(comparison.groups[0].errors, comparison.groups[1].errors)
     assert (first["D"], first["p"]) == (expected.statistic, expected.pvalue)
@@ -66,7 +77,8 @@ def test_swish_vs_relu_pairs_the_matched_sweeps(tmp_path):
     sweeps = load_all([tmp_path / "relu", tmp_path / "silu", tmp_path / "e"])
     result = ablate(sweeps, "activation")
     # anynetx_e vs silu would differ in the sampled parameters too; the matched pair differs in nothing else
-    assert_one_clean_pair(result, "relu vs silu", ["ReLU (relu)", "Swish (SiLU) (silu)"])
+    assert_one_clean_pair(result, "RegNetX (relu) vs RegNetX (silu)",
+                          ["ReLU in RegNetX (relu)", "Swish (SiLU) in RegNetX (silu)"])
     relu, silu = (json.loads(s.frame["spec"].iloc[0]) for s in sweeps[:2])
     assert relu["widths"] == silu["widths"] and (relu["activation"], silu["activation"]) == ("relu", "silu")
 
@@ -76,13 +88,16 @@ def test_confounders_of_a_pair_are_named(tmp_path):
     write_sweep(tmp_path / "mb", space="mobilenet", n=20, activation="silu")
     result = ablate(load_all([tmp_path / "rx", tmp_path / "mb"]), "block")
     labels = [c.label for c in result.comparisons]
-    assert "rx vs mb" in labels
-    pair = result.comparisons[labels.index("rx vs mb")]
-    assert [g.label for g in pair.groups] == ["X block (b >= 1, g > 1) (rx)", "mostly inverted + depthwise (mb)"]
+    assert "RegNetX vs MobileNet" in labels
+    pair = result.comparisons[labels.index("RegNetX vs MobileNet")]
+    assert [g.label for g in pair.groups] == ["X block (b >= 1, g > 1) in RegNetX",
+                                              "mostly inverted + depthwise in MobileNet"]
     caveat = pair.caveat
     assert caveat.startswith("these sweeps also differ in ")
     assert "activation (relu vs silu)" in caveat and "head_width (0 vs 1280)" in caveat
     assert "block_type (res_bottleneck_block vs res_bottleneck_linear_block)" in caveat
+    assert result.verdict.outcome == "inconclusive at this n"  # a confounded gap is not the factor's
+    assert "RegNetX vs MobileNet: " in result.verdict.numbers and "; confounded: these sweeps" in result.verdict.numbers
 
 
 def with_definition(directory, n, recipe, space="regnetx", seed=0, context=None, flops=(20e6, 40e6)):
@@ -115,20 +130,50 @@ def test_what_to_run_when_no_sweep_answers(tmp_path):
     assert b.missing.startswith("no sweep varies the bottleneck ratio b") and "--space anynetx_e" in b.commands[0]
 
 
-def test_groups_too_small_for_a_test_are_reported(tmp_path):
-    sweep = load(write_sweep(tmp_path / "e", space="anynetx_e", n=12))
-    result = ablate([sweep], "group_width")
-    small = [g for g in result.comparisons[0].groups if len(g.errors) < 5]
-    assert small and len(result.skipped) >= len(small)
-    assert all("a KS test needs at least 5 models per group" in line for line in result.skipped)
+def test_groups_too_small_for_a_test_get_one_line_not_one_per_pair(tmp_path):
+    sweep = load(write_sweep(tmp_path / "p", space="resnet", n=6, options=lambda i: {"preactivation": i % 2 == 1}))
+    result = ablate([sweep], "preactivation")
+    assert [len(g.errors) for g in result.comparisons[0].groups] == [3, 3] and len(result.tests) == 0
+    assert result.skipped == ["p: groups of 3 and 3 models; a KS test needs at least 5 per group, so none is tested"]
+    # a numeric factor of 6 models is not split at all; its good range is still drawn
+    depth = ablate([load(write_sweep(tmp_path / "rx", n=6))], "depth")
+    assert depth.comparisons == [] and len(depth.scatter) == 1 and not depth.commands and not depth.missing
+    assert depth.skipped == ["rx: depth varies over 6 models, too few to split: a KS test needs at least 5 models per "
+                             "group, so 4 more models would allow halves and 9 more thirds"]
+
+
+def split(values, key="bottleneck"):
+    from designspace.analysis.ablation import _split, factor
+
+    values = np.asarray(values, float)
+    return _split(values, np.arange(len(values), dtype=float), factor(key))
+
+
+def test_numeric_factors_split_into_groups_large_enough_for_a_test():
+    # few values, each with enough models: one group per value
+    assert [(g.label, len(g.errors)) for g in split([1] * 20 + [2] * 20 + [4] * 20)] == [
+        ("b = 1", 20), ("b = 2", 20), ("b = 4", 20)]
+    # few values, some rare: thirds with equal values kept together, never a group of 3
+    assert [(g.label, len(g.errors)) for g in split([1] * 12 + [2] * 3 + [3] * 3 + [4] * 12)] == [
+        ("b = 1", 12), ("b 2 to 3", 6), ("b = 4", 12)]
+    # too few for thirds: halves; too few for halves, or one value holding nearly all: no split
+    values = np.arange(12.0)
+    halves = split(values, "depth")
+    assert_quantile_groups(halves, values, values, "depth", k=2)
+    assert split(np.arange(6.0), "depth") == [] and split([1] * 9 + [2]) == []
+    # many values with ties at the cuts: thirds of at least 5 each
+    rng = np.random.default_rng(0)
+    depth = rng.choice([12, 13, 14, 20, 21, 28], size=40, p=[0.4, 0.1, 0.1, 0.2, 0.1, 0.1]).astype(float)
+    assert_quantile_groups(split(depth, "depth"), depth, np.arange(40.0), "depth")
 
 
 def test_every_factor_runs_and_unknown_ones_are_refused(tmp_path):
     sweep = load(write_sweep(tmp_path / "rx", n=20, diverged=2))
     for key in FACTOR_KEYS:
         result = ablate([sweep], key)
-        assert bool(result.comparisons) != bool(result.commands)
+        assert bool(result.comparisons or result.scatter) != bool(result.commands)
         assert result.groups["n"].sum() in (0, 18)  # the diverged models are never counted
+        assert result.verdict.outcome in ("agrees", "disagrees", "inconclusive at this n", "not tested")
     with pytest.raises(ValueError, match="unknown ablation 'colour'; known: depth, bottleneck"):
         ablate([sweep], "colour")
 
@@ -198,12 +243,13 @@ def test_a_tweak_pair_differs_in_its_own_keys_only_and_other_new_keys_are_named(
     b, d, d_pre = load_all([tmp_path / "b", tmp_path / "d", tmp_path / "d_pre"])
     (pair,) = ablate([b, d], "tweak").comparisons
     # stride position, stem and shortcut are the factor itself; the sampled tweak keys are in both sweeps
-    assert pair.label == "b vs d" and pair.caveat == ""
-    assert [g.label for g in pair.groups] == ["ResNet-B (b)", "ResNet-D (d)"]
+    assert pair.label == "ResNet (b) vs ResNet (d)" and pair.caveat == ""
+    assert [g.label for g in pair.groups] == ["ResNet-B in ResNet (b)", "ResNet-D in ResNet (d)"]
     (confounded,) = ablate([b, d_pre], "tweak").comparisons
     assert "preactivation (false vs true)" in confounded.caveat
     (pre,) = ablate([d, d_pre], "preactivation").comparisons
-    assert pre.caveat == "" and [g.label for g in pre.groups] == ["post-activation (d)", "pre-activation (d_pre)"]
+    assert pre.caveat == "" and [g.label for g in pre.groups] == ["post-activation in ResNet (d)",
+                                                                  "pre-activation in ResNet (d_pre)"]
     (stem,) = ablate([b, d_pre], "preactivation").comparisons
     assert "deep_stem (false vs true)" in stem.caveat and "shortcut (conv vs avgpool_conv)" in stem.caveat
 
@@ -215,7 +261,8 @@ def test_stochastic_depth_compares_two_sweeps_of_the_same_models(tmp_path):
     base, dp, dp_lr = load_all([tmp_path / "base", tmp_path / "dp", tmp_path / "dp_lr"])
     result = ablate([base, dp, dp_lr], "stochastic_depth")
     # base vs dp_lr and dp vs dp_lr also differ in the learning rate; the matched pair does not
-    assert_one_clean_pair(result, "base vs dp", ["drop path = 0 (base)", "drop path = 0.1 (dp)"])
+    assert_one_clean_pair(result, "RegNetX (base) vs RegNetX (dp)",
+                          ["drop path = 0 in RegNetX (base)", "drop path = 0.1 in RegNetX (dp)"])
     (confounded,) = ablate([base, dp_lr], "stochastic_depth").comparisons
     assert confounded.caveat == "these sweeps also differ in recipe.lr (0.1 vs 0.05)"
     # for any other factor the drop-path rate is a confounder
@@ -229,11 +276,8 @@ def test_cardinality_is_a_numeric_factor_split_into_thirds(tmp_path):
     result = ablate([sweep], "cardinality")
     (comparison,) = result.comparisons
     cardinality = sweep.usable()["cardinality"].to_numpy(float)
-    assert len(np.unique(cardinality)) > 6 and len(comparison.groups) == 3
-    bins = np.searchsorted(np.unique(np.quantile(cardinality, [1 / 3, 2 / 3])), cardinality, side="right")
-    for group, b in zip(comparison.groups, range(3)):
-        inside = cardinality[bins == b]
-        assert group.label == f"cardinality {inside.min():g} to {inside.max():g}" and len(group.errors) == len(inside)
+    assert len(np.unique(cardinality)) > 6
+    assert_quantile_groups(comparison.groups, cardinality, sweep.usable()["best_error"].to_numpy(float), "cardinality")
     ((name, x, e, good),) = result.scatter
     assert name == "x" and list(x) == list(cardinality) and good == good_range(x, e)
 
@@ -297,3 +341,87 @@ def test_every_suggested_space_is_shipped():
 
     suggested = {space for _, runs in SUGGESTIONS.values() for space, _ in runs} | {"regnetx", "regnety", "resnext_se"}
     assert suggested <= set(shipped_spaces())
+
+
+# ------------------------------------------------------------------------------ verdicts
+def by_bottleneck(step):
+    """Error rising (step > 0) or falling (step < 0) by `step` points per doubling of b, plus noise."""
+    def error(model, rng):
+        return round(12.0 + step * np.log2(max(model["spec"]["bottleneck_ratios"])) + rng.uniform(0, 1), 3)
+    return error
+
+
+def test_the_verdict_on_b_follows_the_data(tmp_path):
+    agree = ablate([load(write_sweep(tmp_path / "e", space="anynetx_e", n=60, error=by_bottleneck(2.0)))], "bottleneck")
+    assert [g.label for g in agree.comparisons[0].groups] == ["b = 1", "b = 2", "b = 4"]
+    assert agree.verdict.outcome == "agrees"
+    assert agree.verdict.numbers.startswith("e: b = 1 median 12.") and " vs b = 2 + b = 4 " in agree.verdict.numbers
+    assert ", KS D = " in agree.verdict.numbers and agree.verdict.text.startswith("agrees: e: b = 1 median")
+    disagree = ablate([load(write_sweep(tmp_path / "r", space="anynetx_e", n=60, error=by_bottleneck(-2.0)))],
+                      "bottleneck")
+    assert disagree.verdict.outcome == "disagrees"
+
+
+def test_a_verdict_on_six_models_a_group_is_inconclusive_and_says_what_was_detectable(tmp_path):
+    from designspace.analysis.edf import ks_detectable
+
+    sweep = load(write_sweep(tmp_path / "se", space="resnext", n=12, options=lambda i: {"se_ratio": 0.25 * (i % 2)},
+                             error=lambda model, rng: round(rng.uniform(10, 12), 3)))
+    result = ablate([sweep], "se")
+    assert result.verdict.outcome == "inconclusive at this n"
+    assert ks_detectable(6, 6) == pytest.approx(1.358 * np.sqrt(12 / 36), abs=1e-3)
+    assert result.verdict.numbers.startswith("se: SE median ") and "(n = 6) vs no SE " in result.verdict.numbers
+    assert result.verdict.numbers.endswith(f"; at this n only a gap of D >= {ks_detectable(6, 6):.2f} is detectable")
+
+
+def near_depth(best):
+    return lambda model, rng: round(8.0 + 0.5 * abs(sum(model["spec"]["depths"]) - best) + rng.uniform(0, 1), 3)
+
+
+def test_the_verdict_on_depth_reads_the_good_range(tmp_path):
+    twenty = ablate([load(write_sweep(tmp_path / "a", n=60, error=near_depth(20)))], "depth")
+    low, _, high = twenty.scatter[0][3]
+    assert low <= 20 <= high and high - low < 28 - 12
+    assert twenty.verdict.outcome == "agrees" and "the best models' good range of depth is" in twenty.verdict.numbers
+    shallow = ablate([load(write_sweep(tmp_path / "s", n=60, error=near_depth(12)))], "depth")
+    assert shallow.verdict.outcome == "disagrees" and shallow.scatter[0][3][2] < 20
+    few = ablate([load(write_sweep(tmp_path / "f", n=6, error=near_depth(20)))], "depth")
+    assert few.verdict.outcome == "inconclusive at this n"
+    assert few.verdict.numbers.endswith("6 models; below 30 models a good range is too rough to judge")
+
+
+def test_verdicts_combine_comparisons_and_list_every_factor(tmp_path):
+    from designspace.analysis.ablation import Ablation, Comparison, Group, _verdict, factor, verdicts
+
+    def comparison(label, se, no_se):
+        return Comparison(label, [Group("SE", np.array(se, float), np.array(["SE"] * len(se))),
+                                  Group("no SE", np.array(no_se, float), np.array(["no SE"] * len(no_se)))])
+
+    good, bad = comparison("x", range(10), range(20, 30)), comparison("y", range(20, 30), range(10))
+    noise = comparison("z", [1, 3, 5, 7, 9], [2, 4, 6, 8, 10])
+    outcome = {key: _verdict(Ablation(factor("se"), comparisons=c)).outcome
+               for key, c in {"agree": [good, noise], "disagree": [bad, noise], "both": [good, bad]}.items()}
+    assert outcome == {"agree": "agrees", "disagree": "disagrees", "both": "inconclusive at this n"}
+    assert _verdict(Ablation(factor("se"), comparisons=[good, bad])).numbers.startswith(
+        "the comparisons contradict each other: x: SE median 4.50% (n = 10) vs no SE 24.50% (n = 10)")
+    table = verdicts([load(write_sweep(tmp_path / "e", space="anynetx_e", n=60, error=by_bottleneck(2.0)))],
+                     ["bottleneck", "se"])
+    assert table.columns.tolist() == ["factor", "claim", "verdict", "numbers"]
+    assert table["verdict"].tolist() == ["agrees", "not tested"]
+    assert table["numbers"].iloc[1].startswith("no sweep or pair of sweeps with and without SE")
+
+
+def test_twin_models_of_a_matched_pair_give_the_sharper_paired_verdict(tmp_path):
+    def swish_a_little_better(model, rng):
+        base = 20.0 + 8 * rng.uniform()  # architectures spread far more than the activation moves them
+        return round(base - (0.3 if model["spec"]["activation"] == "silu" else 0.0), 3)
+
+    write_sweep(tmp_path / "relu", n=30, error=swish_a_little_better)
+    write_sweep(tmp_path / "silu", n=30, activation="silu", error=swish_a_little_better)
+    result = ablate(load_all([tmp_path / "relu", tmp_path / "silu"]), "activation")
+    (comparison,) = result.comparisons
+    paired = comparison.paired
+    assert paired.n == 30 and paired.b_better == 30 and paired.median_difference == pytest.approx(-0.3)
+    assert result.tests["p"].iloc[0] > 0.05  # the EDFs alone cannot tell a 0.3-point shift
+    assert result.verdict.outcome == "agrees"
+    assert "30 twin models: Swish (SiLU) in RegNetX (silu) better in 30" in result.verdict.numbers

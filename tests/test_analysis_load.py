@@ -159,8 +159,22 @@ def test_a_parquet_file_and_names_that_clash(tmp_path):
     write_sweep(tmp_path / "a" / "run", n=8)
     write_sweep(tmp_path / "b" / "run", n=8, seed=1)
     sweeps = load_all([tmp_path / "a" / "run", tmp_path / "b" / "run"])
-    assert [s.name for s in sweeps] == ["a/run", "b/run"]
+    assert [s.name for s in sweeps] == ["RegNetX (a/run)", "RegNetX (b/run)"]
     assert load(tmp_path / "a" / "run" / "results.parquet").name == "results"
+
+
+def test_sweeps_are_named_by_their_space_and_told_apart_by_their_folder(tmp_path):
+    write_sweep(tmp_path / "rx_relu", n=6)
+    write_sweep(tmp_path / "rx_silu", n=6, activation="silu")
+    write_sweep(tmp_path / "a", space="anynetx_a", n=6)
+    assert [s.name for s in load_all([tmp_path / "a", tmp_path / "rx_relu"])] == ["AnyNetX_A", "RegNetX"]
+    names = [s.name for s in load_all([tmp_path / "rx_relu", tmp_path / "rx_silu", tmp_path / "a"])]
+    assert names == ["RegNetX (rx_relu)", "RegNetX (rx_silu)", "AnyNetX_A"]
+    # a given name (a study's) wins, and an unnamed sweep that would share it gets its folder
+    named = load_all([tmp_path / "rx_relu", tmp_path / "rx_silu"], ["ReLU", None])
+    assert [s.name for s in named] == ["ReLU", "RegNetX"]
+    assert [s.name for s in load_all([tmp_path / "a", tmp_path / "rx_relu"], ["RegNetX", None])] == [
+        "RegNetX", "RegNetX (rx_relu)"]
 
 
 def test_the_definition_file_of_a_sweep_points_to_its_table(tmp_path):

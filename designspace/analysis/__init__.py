@@ -1,5 +1,5 @@
 """Analysis of trained populations: EDFs, normalized EDFs, KS tests, bootstrap good ranges,
-random-search efficiency, quantized-linear fits, ablations and the HTML report.
+random-search efficiency, quantized-linear fits, ablations, proxy fidelity and the HTML report.
 
 Importing it is cheap (numpy only); pandas, scipy and matplotlib load inside the functions that
 use them.
@@ -7,10 +7,11 @@ use them.
 
 from __future__ import annotations
 
-from .ablation import FACTORS, ablate
+from .ablation import FACTORS, ablate, verdicts
 from .bootstrap import best_of_resamples, good_range, good_ranges
 from .compare import check_comparable, curves, ks_table, normalized_curves
-from .edf import complexity_weights, edf, effective_size, ks, random_search
+from .edf import complexity_weights, edf, edf_band, effective_size, ks, ks_detectable, ks_interval, random_search
+from .fidelity import proxy_fidelity
 from .fits import fit_models, fit_population, fit_report
 from .load import Sweep, block_widths, load, load_all
 from .report import build as build_report
@@ -18,11 +19,12 @@ from .report import write as write_report
 from .study import load_study, run_study
 
 __all__ = [
-    "edf", "complexity_weights", "ks", "effective_size", "random_search",
+    "edf", "edf_band", "complexity_weights", "ks", "ks_interval", "ks_detectable", "effective_size", "random_search",
     "best_of_resamples", "good_range", "good_ranges",
     "Sweep", "load", "load_all", "block_widths",
     "check_comparable", "curves", "normalized_curves", "ks_table",
     "fit_models", "fit_population", "fit_report",
-    "FACTORS", "ablate",
+    "FACTORS", "ablate", "verdicts",
+    "proxy_fidelity",
     "build_report", "write_report", "load_study", "run_study",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -92,19 +93,51 @@ def load(path, name: str | None = None) -> Sweep:
 
 
 def load_all(paths, names=None) -> list[Sweep]:
-    """Several populations, with distinct names (a parent directory is added where names clash)."""
+    """Several populations, named for legends and tables: a given name as it is, else its space's
+    name ('RegNetX'), with the folder added where two sweeps would share a name ('RegNetX
+    (regnetx_silu)'), and the folder's parent where even that clashes."""
     if not paths:
         raise ValueError("give at least one sweep directory or file")
-    sweeps = [load(p, n) for p, n in zip(paths, names or [None] * len(paths))]
-    seen = {}
+    given = list(names or [None] * len(paths))
+    sweeps = [load(p, n) for p, n in zip(paths, given)]
+    candidates = {id(s): _names(s) for s, n in zip(sweeps, given) if not n}
     for sweep in sweeps:
-        seen.setdefault(sweep.name, []).append(sweep)
-    for clashing in (group for group in seen.values() if len(group) > 1):
+        sweep.name = candidates[id(sweep)][0] if id(sweep) in candidates else sweep.name
+    while True:
+        used = Counter(s.name for s in sweeps)
+        clashing = [s for s in sweeps if used[s.name] > 1 and s.name in candidates.get(id(s), [])[:-1]]
+        if not clashing:
+            break
         for sweep in clashing:
-            sweep.name = "/".join(Path(sweep.source).parts[-2:])
+            options = candidates[id(sweep)]
+            sweep.name = options[options.index(sweep.name) + 1]
     if len({s.name for s in sweeps}) < len(sweeps):
         raise ValueError("the same sweep is given twice: " + ", ".join(str(p) for p in paths))
     return sweeps
+
+
+SPACE_TITLES = {"regnet": "RegNet", "regnetx": "RegNetX", "regnety": "RegNetY", "resnet": "ResNet",
+                "resnext": "ResNeXt", "resnext_se": "ResNeXt-SE", "resnet_tweaks": "ResNet tweaks",
+                "resnet_preact": "ResNet pre-act", "mobilenet": "MobileNet", "mobilenet_v1": "MobileNet-v1",
+                "densenet": "DenseNet-BC", "squeezenet": "SqueezeNet", "nds_resnet": "NDS ResNet",
+                "nds_resnext_a": "NDS ResNeXt-A", "nds_vanilla": "NDS Vanilla",
+                **{f"anynetx_{c}": f"AnyNetX_{c.upper()}" for c in "abcde"}}
+
+
+def space_title(space: str) -> str:
+    """A shipped space's name as the papers write it ('regnetx' -> 'RegNetX'); others as given."""
+    return SPACE_TITLES.get(space, space)
+
+
+def _names(sweep: Sweep) -> list[str]:
+    """A loaded sweep's possible names, from the shortest: its space's, then with its folder (the
+    name load gave it), then with the folder's parent too."""
+    spaces = sweep.frame["space"].dropna().unique() if "space" in sweep.frame.columns else []
+    folder, where = sweep.name, "/".join(Path(sweep.source).parts[-2:])
+    if len(spaces) != 1 or space_title(str(spaces[0])) == folder:
+        return list(dict.fromkeys([folder, where]))
+    space = space_title(str(spaces[0]))
+    return list(dict.fromkeys([space, f"{space} ({folder})", f"{space} ({where})"]))
 
 
 # ---------------------------------------------------------------------------- designspace

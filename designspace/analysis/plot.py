@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .edf import edf
+from .edf import ALPHA, edf, edf_band
 
 DPI = 100
 PANEL = (3.6, 2.8)  # inches per small panel
@@ -132,13 +132,37 @@ def summary_label(name: str, errors, weights=None) -> str:
     return f"{name}: n={len(errors)} | min {errors.min():.2f} | mean {mean:.2f}"
 
 
+BAND = f"{1 - ALPHA:.0%} DKW band"
+
+
+def band_label(name: str, errors, weights=None) -> str:
+    """summary_label and the half-width of the EDF's DKW band: 'rx: n=100 | min 8.12 | mean 12.40 | ±0.136'."""
+    return f"{summary_label(name, errors, weights)} | ±{edf_band(errors, weights).eps:.3f}"
+
+
+def band_caption(curves) -> str:
+    """What the shaded bands of these (name, errors, weights) curves are, for a caption."""
+    widths = []
+    for name, errors, weights in curves:
+        band = edf_band(errors, weights)
+        widths.append(f"±{band.eps:.3f} at {'effective ' if weights is not None else ''}n = {band.n:.4g} ({name})")
+    return (f"Shaded: {BAND}, {', '.join(widths)}; the population's true EDF lies inside its band at every error "
+            f"with {1 - ALPHA:.0%} confidence.")
+
+
 # ----------------------------------------------------------------------------------- EDFs
-def _edf_axes(ax, curves, metric: str, ylabel: str):
+def _edf_axes(ax, curves, metric: str, ylabel: str, band: bool = False):
+    """EDF steps, each with its DKW band shaded when `band`."""
     colors = _colors(len(curves))
     for (name, errors, weights), color in zip(curves, colors):
         x, y = edf(errors, weights)
-        ax.step(np.r_[x[0], x], np.r_[0.0, y], where="post", color=color, lw=1.8,
-                label=summary_label(name, errors, weights))
+        label = summary_label(name, errors, weights)
+        if band:
+            shaded = edf_band(errors, weights)
+            ax.fill_between(np.r_[x[0], x], np.r_[0.0, shaded.lower], np.r_[min(shaded.eps, 1.0), shaded.upper],
+                            step="post", color=color, alpha=0.15, lw=0)
+            label = band_label(name, errors, weights)
+        ax.step(np.r_[x[0], x], np.r_[0.0, y], where="post", color=color, lw=1.8, label=label)
     lo, hi, clipped = error_limits(*(e for _, e, _ in curves))
     ax.set_xlim(lo, hi)
     ax.set_ylim(0, 1.02)
@@ -148,18 +172,20 @@ def _edf_axes(ax, curves, metric: str, ylabel: str):
 
 
 def edf_figure(curves, metric: str = "best_error"):
-    """Error EDFs, one curve per (name, errors, weights or None); legend n | min | mean."""
+    """Error EDFs, one curve per (name, errors, weights or None), each with its DKW band shaded;
+    legend n | min | mean | band half-width."""
     fig = _figure(10, 4.4)
     ax = fig.subplots()
     weighted = any(w is not None for _, _, w in curves)
-    _edf_axes(ax, curves, metric, "cumulative weight (normalized EDF)" if weighted else "fraction of models")
-    _legend_right(ax, title="n | min error | mean error")
+    _edf_axes(ax, curves, metric, "cumulative weight (normalized EDF)" if weighted else "fraction of models", band=True)
+    _legend_right(ax, title=f"n | min error | mean error | ±: {BAND} (shaded)")
     return fig
 
 
 def normalized_figure(curves, metric: str, complexity: str, values, lo: float, hi: float, bins: int):
     """Complexity-normalized EDFs: the weighted complexity EDFs (left; matched, nearly straight
-    lines) and the normalized error EDFs (right). values[i] are curve i's complexity values."""
+    lines) and the normalized error EDFs with their DKW bands (right, at the effective sizes).
+    values[i] are curve i's complexity values."""
     fig = _figure(12.5, 4.4)
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
     label, scale = axis(complexity, np.concatenate(values))
@@ -172,9 +198,9 @@ def normalized_figure(curves, metric: str, complexity: str, values, lo: float, h
     left.set_ylabel("cumulative weight")
     left.set_title(f"{complexity}: {bins} linear bins, {lo * scale:.4g} to {hi * scale:.4g}", fontsize=10)
     left.grid(alpha=0.3)
-    _edf_axes(right, curves, metric, "cumulative weight (normalized EDF)")
+    _edf_axes(right, curves, metric, "cumulative weight (normalized EDF)", band=True)
     right.set_title(f"error EDF normalized by {complexity}", fontsize=10)
-    _legend_right(right, title="n | min error | weighted mean")
+    _legend_right(right, title=f"n | min error | weighted mean | ±: {BAND} (shaded)")
     return fig
 
 
@@ -370,3 +396,39 @@ def data_uri(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def fidelity_figure(result, metric: str):
+    """Proxy fidelity (a fidelity.Fidelity): left, the rank correlation of each epoch's test error
+    with the last epoch's, per sweep, with 95% bands (Spearman solid, Kendall dashed); right, each
+    budget pair's errors at the short against the long budget, with rho and tau in the legend."""
+    epochs, pairs = result.epochs, result.pairs
+    panels = [name for name, shown in (("epochs", len(epochs)), ("pairs", len(pairs))) if shown]
+    fig = _figure(6.2 * len(panels), 4.4)
+    axes = dict(zip(panels, np.atleast_1d(fig.subplots(1, len(panels)))))
+    if "epochs" in axes:
+        ax = axes["epochs"]
+        for (name, table), color in zip(epochs.groupby("sweep", sort=False), _colors(epochs["sweep"].nunique())):
+            for statistic, style, symbol in (("spearman", "-o", "rho"), ("kendall", "--s", "tau")):
+                ax.plot(table["epoch"], table[statistic], style, ms=3, color=color, label=f"{name} {symbol}")
+                ax.fill_between(table["epoch"], table[f"{statistic}_lo"], table[f"{statistic}_hi"], color=color,
+                                alpha=0.12, lw=0)
+        lowest = np.nanmin(epochs[["spearman_lo", "kendall_lo", "spearman", "kendall"]].to_numpy(float), initial=1.0)
+        ax.set_ylim(min(lowest, 0.0) - 0.05, 1.05)  # 0 (unrelated) to 1 (the same order) always in view
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("rank correlation with the last epoch's error")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title("within sweeps (Spearman rho solid, Kendall tau dashed; bands 95%)", fontsize=10)
+        ax.grid(alpha=0.3)
+        _legend_below(ax, ncols=2)
+    if "pairs" in axes:
+        ax = axes["pairs"]
+        for pair, row, color in zip(pairs, result.budgets.itertuples(index=False), _colors(len(pairs))):
+            ax.scatter(pair.short_errors, pair.long_errors, s=14, alpha=0.6, color=color, lw=0,
+                       label=f"{pair.label}: rho {row.spearman:.2f}, tau {row.kendall:.2f} (n={len(pair.ids)})")
+        ax.set_xlabel(error_label(metric) + ", short budget")
+        ax.set_ylabel(error_label(metric) + ", long budget")
+        ax.set_title("the same models at two budgets", fontsize=10)
+        ax.grid(alpha=0.3)
+        _legend_below(ax)
+    return fig

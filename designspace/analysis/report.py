@@ -1,12 +1,14 @@
 """The analysis report: one self-contained HTML file (figures embedded as base64 PNG) with every
 analysis that the given populations allow.
 
-Sections: summary, error EDFs (n | min | mean), complexity-normalized EDFs (when asked), KS tests
+Sections: summary (with each sweep's training setup), the ablations' verdicts against their
+papers, error EDFs (n | min | mean), complexity-normalized EDFs (when asked), KS tests
 between every pair, random-search efficiency, bootstrap good ranges of every sampled parameter
 and complexity metric, error against each of them with the range shaded, trends across sweeps,
-training curves of the best and worst models, quantized-linear fits of the best models (per-block
-widths, e_fit), e_fit against error, and the ablations (ablation.FACTORS). What the sweeps cannot
-answer is said, with the sweeps to run.
+training curves of the best and worst models, proxy fidelity (how well short training ranks
+models), quantized-linear fits of the best models (per-block widths, e_fit), e_fit against
+error, and the ablations (ablation.FACTORS). What the sweeps cannot answer is said, with the
+sweeps to run.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from . import plot
-from .ablation import FACTOR_KEYS, ablate
-from .bootstrap import FRACTION, RESAMPLES, good_range
+from .ablation import AGREES, DISAGREES, FACTOR_KEYS, MAX_LEVELS, ablate, verdict_table
+from .bootstrap import FRACTION, RESAMPLES, good_range, informative
 from .compare import check_comparable, curves, ks_table, normalized_curves
-from .edf import MIN_TEST_MODELS, random_search
+from .edf import ALPHA, KS_RESAMPLES, MIN_TEST_MODELS, SMALL_POPULATION, random_search
 from .fits import SAMPLE, TOP, fit_population, stage_runs
 from .load import COMPLEXITY, Sweep, analysed_columns, load_all
 
@@ -39,7 +41,10 @@ text-align:left;white-space:nowrap}th{background:#f0f0f0}.n{text-align:right;fon
 tr:nth-child(even) td{background:#fbfbfb}figure{margin:.8em 0}img{max-width:100%;height:auto}
 figcaption{font-size:.88em;color:#555;max-width:70em}.note{background:#fff8e1;border-left:4px solid #f0b400;
 padding:6px 12px;margin:.8em 0}.finding{background:#eef5fc;border-left:4px solid #4c9be8;padding:6px 12px}
-pre{background:#f4f4f4;padding:8px 12px;overflow-x:auto;font-size:.88em}.meta{color:#666;font-size:.9em}
+pre{background:#f4f4f4;padding:8px 12px;font-size:.88em;white-space:pre-wrap;overflow-wrap:anywhere}
+.meta{color:#666;font-size:.9em}.verdict{border-left:4px solid #999;background:#f2f2f2;padding:6px 12px;font-weight:500}
+.verdict.agrees{border-color:#2e7d32;background:#e9f5ea}.verdict.disagrees{border-color:#c62828;background:#fcebea}
+td.wrap{white-space:normal;min-width:16em}
 """
 
 
@@ -101,22 +106,26 @@ def _table(frame, formats: dict | None = None) -> str:
 def build(sweeps: list[Sweep], metric: str = "best_error", normalize: str | None = None, bins: int | None = None,
           complexity_range: tuple[float | None, float | None] = (None, None), seed: int = 0, top: int = TOP,
           fit_sample: int | None = SAMPLE, ablations=FACTOR_KEYS, title: str | None = None, intro: str = "",
-          missing: list[tuple[str, str]] = ()) -> str:
-    """The report's HTML for these sweeps (see the module docstring for its sections)."""
-    notes = check_comparable(sweeps)
+          missing: list[tuple[str, str]] = (), notes: list[str] = ()) -> str:
+    """The report's HTML for these sweeps (see the module docstring for its sections); `notes`
+    are shown in the summary beside the comparability notes."""
+    notes = [*check_comparable(sweeps), *notes]
     plain = curves(sweeps, metric)
     usable = {s.name: s.usable(metric) for s in sweeps}
     page = Page(title or "Design-space analysis: " + ", ".join(s.name for s in sweeps))
     _summary(page.section("summary", "Summary"), sweeps, usable, metric, notes, intro, missing)
-    _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range)
+    results = [ablate(sweeps, key, metric, seed) for key in ablations]
+    _verdicts(page, results)
+    _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range, seed)
     columns = {s.name: analysed_columns(usable[s.name]) for s in sweeps}
     ranges = {s.name: {c: good_range(usable[s.name][c], usable[s.name][metric], seed=seed) for c in columns[s.name]}
               for s in sweeps}
     _good_ranges(page, sweeps, usable, columns, ranges, metric)
     _trends(page, sweeps, usable, columns, ranges)
     _training_curves(page, sweeps, usable, metric)
+    _fidelity(page, sweeps, metric, seed)
     _fits(page, sweeps, usable, metric, top, fit_sample, seed)
-    _ablations(page, sweeps, metric, ablations, seed)
+    _ablations(page, results, metric)
     _methods(page.section("methods", "Methods"))
     meta = (f"{len(sweeps)} population{'s' if len(sweeps) > 1 else ''}; error metric <b>{html.escape(metric)}</b>; "
             f"bootstrap seed {seed}. Generated by designspace.")
@@ -154,7 +163,6 @@ def _summary(parts, sweeps, usable, metric, notes, intro, missing):
     for s in sweeps:
         frame, errors = s.frame, usable[s.name][metric]
         row = {"sweep": s.name, "source": s.source, "space": _distinct(frame, "space"),
-               "dataset": _distinct(frame, "dataset"), "epochs": _distinct(frame, "epochs", max),
                "models": len(frame), "used": len(errors),
                "excluded": s.excluded_text(metric).replace(" excluded", "") or "none",
                "best %": errors.min(), "median %": errors.median(), "mean %": errors.mean()}
@@ -167,11 +175,64 @@ def _summary(parts, sweeps, usable, metric, notes, intro, missing):
     parts.append(_table(pd.DataFrame(rows).fillna(""), {"best %": ".2f", "median %": ".2f", "mean %": ".2f"}))
     parts.append(_p("Models that diverged or failed have no error and are left out of every analysis below "
                     "(counted under 'excluded'); they are never plotted as 0."))
+    small = [f"{s.name}: {len(usable[s.name])} models" for s in sweeps if len(usable[s.name]) < SMALL_POPULATION]
+    if small:
+        parts.append(_p(f"{'; '.join(small)}; below {SMALL_POPULATION}, EDFs, KS tests and good ranges are rough; "
+                        "see the bands and intervals below.", "note"))
+    parts.append("<h3>Training setup</h3>")
+    parts.append(_setup_table(sweeps))
+    parts.append(_p("Every model is trained briefly with this setup, a proxy as in the papers: its errors rank models "
+                    "and spaces against each other; they are not the errors of full training."))
     for note in notes:
         parts.append(_p(note, "note"))
     if missing:
         parts.append(_p(f"{len(missing)} sweep(s) of this study have no results yet and are left out; run:", "note"))
         parts.append(_commands(cmd for _, cmd in missing))
+
+
+def _setup_table(sweeps) -> str:
+    """Each sweep's training setup (setup.setup), one row per setting; a value all sweeps share
+    spans their columns, so it is read once."""
+    from .setup import setup
+
+    setups = [setup(s) for s in sweeps]
+    settings = list(dict.fromkeys(k for d in setups for k in d))
+    head = "".join(f"<th>{html.escape(s.name)}</th>" for s in sweeps) if len(sweeps) > 1 else "<th>value</th>"
+    rows = []
+    for key in settings:
+        values = [d.get(key, "not recorded") for d in setups]
+        cells = (f'<td colspan="{len(values)}">{html.escape(values[0])}</td>' if len(set(values)) == 1
+                 else "".join(f"<td>{html.escape(v)}</td>" for v in values))
+        rows.append(f"<tr><th>{html.escape(key)}</th>{cells}</tr>")
+    return f"<table><thead><tr><th>setting</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _verdicts(page, results):
+    """All ablation verdicts at once, near the top (each ablation repeats its own at its end)."""
+    if not results:
+        return
+    parts = page.section("verdicts", "Verdicts against the papers")
+    parts.append(_p("Each ablation below ends with a verdict on its paper's claim: agrees or disagrees when a KS test "
+                    f"(p < {ALPHA}) or an informative bootstrap good range says so, else inconclusive at this n "
+                    "(with the gap that would have been detectable), or not tested when no sweep here bears on it. "
+                    "The rules are under Methods."))
+    table = verdict_table(results)  # a row per result: linked to its section, the long cells wrapped
+    rows = "".join(
+        f'<tr><td><a href="#ablation-{r.factor.key}">{html.escape(row.factor)}</a></td>'
+        f"<td class=wrap>{html.escape(row.claim)}</td><td class='verdict {_tone(row.verdict)}'>"
+        f"{html.escape(row.verdict)}</td><td class=wrap>{html.escape(row.numbers)}</td></tr>"
+        for r, row in zip(results, table.itertuples(index=False)))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _tone(outcome: str) -> str:
+    """The verdict's CSS class: green when the data agree with the paper, red when they disagree."""
+    return {AGREES: "agrees", DISAGREES: "disagrees"}.get(outcome, "open")
+
+
+def _verdict_line(verdict) -> str:
+    return _p(f"Verdict: {verdict.text}", f"verdict {_tone(verdict.outcome)}")
 
 
 def _distinct(frame, column: str, reduce=None) -> str:
@@ -184,35 +245,31 @@ def _distinct(frame, column: str, reduce=None) -> str:
     return ", ".join(sorted(values.astype(str).unique()))
 
 
-def _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range):
+def _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range, seed):
     parts = page.section("edf", "Error EDFs")
     excluded = "; ".join(f"{s.name}: {s.excluded_text(metric)}" for s in sweeps if s.excluded_text(metric))
-    parts.append(_figure(plot.edf_figure([(c.name, c.errors, None) for c in plain], metric),
+    shown = [(c.name, c.errors, None) for c in plain]
+    parts.append(_figure(plot.edf_figure(shown, metric),
                          "Error EDF: the fraction of models with an error below x. The legend gives the number of "
-                         "models, the best error and the mean error (the area to the left of the curve)."
-                         + (f" Excluded: {excluded}." if excluded else "")))
-    tables = [("Unnormalized", ks_table(plain))]
-    if normalize:
-        lo, hi = complexity_range
-        weighted, info = normalized_curves(sweeps, metric, normalize, bins, lo, hi)
-        label, scale = plot.axis(normalize, np.concatenate([c.complexity for c in weighted]))
-        section = page.section("normalized", f"EDFs normalized by {normalize}")
-        section.append(_figure(
-            plot.normalized_figure([(c.name, c.errors, c.weights) for c in weighted], metric, normalize,
-                                   [c.complexity for c in weighted], info.lo, info.hi, info.bins),
-            f"Each model is weighted by 1/(k m_j), m_j being the models of its sweep in its {normalize} bin j of k = "
-            f"{info.bins} linear bins over {info.lo * scale:.4g} to {info.hi * scale:.4g} ({label}), so that every "
-            f"sweep's {normalize} distribution is uniform over that range (left). Differences that remain in the "
-            "normalized error EDFs (right) are not due to complexity. Models in range: "
-            + ", ".join(f"{n}: {k}" for n, k in info.inside.items()) + "."))
-        tables.append((f"Normalized by {normalize} (weighted EDFs; n are effective sizes)", ks_table(weighted)))
+                         "models, the best error and the mean error (the area to the left of the curve). "
+                         + plot.band_caption(shown) + (f" Excluded: {excluded}." if excluded else "")))
+    tables = [("Unnormalized", ks_table(plain, seed))]
+    weighted = _normalized(page, parts, sweeps, metric, normalize, bins, complexity_range) if normalize else None
+    if weighted:
+        tables.append((f"Normalized by {normalize} (weighted EDFs; n are effective sizes)", ks_table(weighted, seed)))
     if len(sweeps) > 1:
         parts = page.section("ks", "KS tests between sweeps")
         parts.append(_p("Two-sample Kolmogorov-Smirnov test per pair: D is the largest vertical gap between the two "
-                        "EDFs, p the chance of a gap at least that large if both came from one distribution."))
+                        "EDFs, p the chance of a gap at least that large if both came from one distribution. "
+                        f"D_low to D_high: the 95% percentile-bootstrap interval of D ({KS_RESAMPLES:,} resamples of "
+                        f"each sweep, by weight when normalized; seed {seed}); resampling adds noise of its own, so for "
+                        "sweeps that barely differ it can lie above D. D_detectable: the smallest gap these sizes can "
+                        "detect at p < 0.05, 1.358 sqrt((n_a + n_b) / (n_a n_b)); 'no evidence of a difference' with a "
+                        "large D_detectable means the sweeps are too small to tell, not that they are alike."))
         for caption, table in tables:
             parts.append(f"<h3>{html.escape(caption)}</h3>")
-            parts.append(_table(table, {"n_a": ".4g", "n_b": ".4g", "D": ".3f", "p": ".3g"}))
+            parts.append(_table(table, {"n_a": ".4g", "n_b": ".4g", "p": ".3g",
+                                        **dict.fromkeys(["D", "D_low", "D_high", "D_detectable"], ".3f")}))
     search = [(c.name, random_search(c.errors)) for c in plain]
     parts = page.section("random-search", "Random-search efficiency")
     parts.append(_figure(plot.random_search_figure(search, metric),
@@ -224,6 +281,30 @@ def _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range):
     rows = [{"sweep": name, **{f"m={m}": float(t.loc[t["m"] == m, "mean"].iloc[0]) if m in set(t["m"]) else np.nan
                                for m in SEARCH_SIZES}} for name, t in search]
     parts.append(_table(pd.DataFrame(rows), {f"m={m}": ".2f" for m in SEARCH_SIZES}))
+
+
+def _normalized(page, edf_parts, sweeps, metric, normalize, bins, complexity_range):
+    """The section of EDFs normalized by `normalize`, and their curves; None, with a note in the
+    EDF section saying why, when the sweeps cannot be normalized (e.g. their ranges do not overlap)."""
+    lo, hi = complexity_range
+    try:
+        weighted, info = normalized_curves(sweeps, metric, normalize, bins, lo, hi)
+    except ValueError as error:
+        if normalize not in COMPLEXITY:
+            raise
+        edf_parts.append(_p(f"No EDFs normalized by {normalize}: {error}.", "note"))
+        return None
+    label, scale = plot.axis(normalize, np.concatenate([c.complexity for c in weighted]))
+    shown = [(c.name, c.errors, c.weights) for c in weighted]
+    page.section("normalized", f"EDFs normalized by {normalize}").append(_figure(
+        plot.normalized_figure(shown, metric, normalize, [c.complexity for c in weighted], info.lo, info.hi,
+                               info.bins),
+        f"Each model is weighted by 1/(k m_j), m_j being the models of its sweep in its {normalize} bin j of k = "
+        f"{info.bins} linear bins over {info.lo * scale:.4g} to {info.hi * scale:.4g} ({label}), so that every "
+        f"sweep's {normalize} distribution is uniform over that range (left). Differences that remain in the "
+        "normalized error EDFs (right) are not due to complexity. Models in range: "
+        + ", ".join(f"{n}: {k}" for n, k in info.inside.items()) + ". " + plot.band_caption(shown)))
+    return weighted
 
 
 def _good_ranges(page, sweeps, usable, columns, ranges, metric):
@@ -245,12 +326,26 @@ def _good_ranges(page, sweeps, usable, columns, ranges, metric):
             low, best, high = (v * scale for v in ranges[s.name][c])
             values = frame[c].to_numpy(float) * scale
             rows.append({"parameter": name, "good low": low, "best": best, "good high": high,
-                         "min": np.nanmin(values), "max": np.nanmax(values)})
+                         "min": np.nanmin(values), "max": np.nanmax(values),
+                         "informative": "yes" if informative(frame[c], ranges[s.name][c]) else "no"})
         parts.append(_table(pd.DataFrame(rows), dict.fromkeys(["good low", "best", "good high", "min", "max"], ".4g")))
+        vague = sum(row["informative"] == "no" for row in rows)
+        if vague:
+            parts.append(_p(_uninformative(s.name, len(frame), vague, len(rows)), "note"))
         parts.append(_figure(plot.values_figure(frame, columns[s.name], metric, ranges[s.name],
                                                 f"{s.name}: error against each parameter"),
                              f"{s.name}: each dot is a model; blue: 95% bootstrap range of the best models' values, "
                              "black line: its median."))
+
+
+def _uninformative(name: str, n: int, vague: int, total: int) -> str:
+    """One note per sweep on its good ranges that say nothing (bootstrap.informative)."""
+    if n < SMALL_POPULATION:
+        return (f"{name}: at n = {n} (fewer than {SMALL_POPULATION} models) the bootstrap cannot locate good values; "
+                "every good range above is uninformative, however narrow it looks.")
+    return (f"{name}: {vague} of {total} good ranges (informative: no) span the whole sampled range or rest on fewer "
+            f"than {SMALL_POPULATION} models with that parameter: at n = {n} the bootstrap cannot locate good values "
+            "of those parameters.")
 
 
 def _trends(page, sweeps, usable, columns, ranges):
@@ -280,6 +375,33 @@ def _training_curves(page, sweeps, usable, metric):
         parts.append(_figure(plot.curves_figure(ordered.head(CURVES), ordered.tail(CURVES).iloc[::-1], metric,
                                                 f"{s.name}: the {CURVES} best (blue, solid) and worst (red, dashed)"),
                              f"{s.name}: test error and training loss per epoch."))
+
+
+def _fidelity(page, sweeps, metric, seed):
+    """How far the short training can be trusted: shown when a sweep has per-epoch errors of at
+    least 2 epochs, or two sweeps hold the same models at different budgets."""
+    from .fidelity import FORMATS, RESAMPLES, proxy_fidelity, readable
+
+    result = proxy_fidelity(sweeps, metric, seed)
+    if result.empty:
+        return
+    parts = page.section("fidelity", "Proxy fidelity: does short training rank models as longer training does?")
+    parts.append(_p("Short training stands in for long training, as in NDS and the RegNet paper. Rank correlations "
+                    "(Spearman's rho, Kendall's tau-b; 1: the same order, 0: unrelated) say how far it can be "
+                    f"trusted; intervals are 95% bootstraps over the models ({RESAMPLES:,} resamples, seed {seed})."))
+    for caption, table in (
+            ("Each epoch's test error against the last epoch's, per sweep", result.epochs),
+            (f"The same models at two budgets (epochs x training images): {metric}", result.budgets),
+            ("Two spaces at the same two budgets: median error difference (a - b), KS test, and whether the order "
+             "and the significance stay", result.orders)):
+        if len(table):
+            parts.append(f"<h3>{html.escape(caption)}</h3>")
+            parts.append(_table(readable(table), FORMATS))
+    for note in result.notes:
+        parts.append(_p(note, "note"))
+    parts.append(_figure(plot.fidelity_figure(result, metric),
+                         "Left: rank correlation of each epoch's test error with the last epoch's (band: 95% bootstrap "
+                         "interval). Right: each model's error at the short budget against the long budget."))
 
 
 def _fits(page, sweeps, usable, metric, top, fit_sample, seed):
@@ -325,40 +447,50 @@ def _fits(page, sweeps, usable, metric, top, fit_sample, seed):
                              + f" models, seed {seed}). The paper finds that good models have a small e_fit."))
 
 
-def _ablations(page, sweeps, metric, keys, seed):
-    if not keys:
+def _ablations(page, results, metric):
+    if not results:
         return
     parts = page.section("ablations", "Ablations")
     parts.append(_p("Each factor is compared within a sweep where it varies from model to model, and between two "
                     "sweeps whose values of it do not overlap (the pairs that differ least otherwise; other "
-                    f"differences are named, as they confound the comparison). Groups of fewer than {MIN_TEST_MODELS} "
-                    "models get no test. Each factor starts with what its paper reports."))
-    for key in keys:
-        result = ablate(sweeps, key, metric, seed)
+                    "differences are named, as they confound the comparison). A numeric factor is split into thirds, "
+                    f"or halves, that each hold at least {MIN_TEST_MODELS} models for a KS test (per value when it has "
+                    "few values that each do); groups too small for a test are named once per factor. Each factor "
+                    "starts with what its paper reports and ends with the verdict on it."))
+    for result in results:
+        key = result.factor.key
         parts.append(f'<h3 id="ablation-{key}">{html.escape(result.factor.title)}</h3>')
         parts.append(_p("Paper: " + result.factor.finding, "finding"))
-        if not result.comparisons:
+        if not result.comparisons and not result.scatter:
             parts.append(_p(f"These sweeps cannot answer this: {result.missing}. Run:", "note"))
             parts.append(_commands(result.commands))
+            parts.append(_verdict_line(result.verdict))
             continue
         parts.append(_figure(plot.ablation_figure(result, metric),
-                             f"{result.factor.title}: error EDFs per group"
-                             + (" and error against the factor with its 95% bootstrap good range" if result.scatter
+                             f"{result.factor.title}: "
+                             + ("error EDFs per group" if result.comparisons else "")
+                             + (" and " if result.comparisons and result.scatter else "")
+                             + ("error against the factor with its 95% bootstrap good range" if result.scatter
                                 else "") + "."))
         for comparison in result.comparisons:
             if comparison.caveat:
                 parts.append(_p(f"{comparison.label}: {comparison.caveat}.", "note"))
-        parts.append(_table(result.groups, {"min": ".2f", "median": ".2f", "mean": ".2f"}))
+            if comparison.paired is not None:
+                parts.append(_p(f"{comparison.label}, model by model: "
+                                + comparison.paired.describe(*(g.label for g in comparison.groups)) + "."))
+        if len(result.groups):
+            parts.append(_table(result.groups, {"min": ".2f", "median": ".2f", "mean": ".2f"}))
         if len(result.tests):
             parts.append(_table(result.tests, {"D": ".3f", "p": ".3g"}))
-        for line in result.skipped:
-            parts.append(_p(line, "note"))
+        if result.skipped:  # one note per factor, a line per sweep or comparison
+            parts.append("<p class='note'>" + "<br>".join(map(html.escape, result.skipped)) + "</p>")
         if result.scatter:
             import pandas as pd
 
             table = pd.DataFrame([(name, *good) for name, _, _, good in result.scatter],
                                  columns=["sweep", "good low", "best", "good high"])
             parts.append(_table(table, dict.fromkeys(["good low", "best", "good high"], ".4g")))
+        parts.append(_verdict_line(result.verdict))
 
 
 def _methods(parts):
@@ -371,4 +503,21 @@ def _methods(parts):
         "percentiles 2.5 / 50 / 97.5 of the best model's value (DDS section 3.1, as pycls).",
         "Random search: the distribution of the best of m models drawn by weight, computed exactly from the EDF.",
         "e_fit: designspace.regnet.fit on each model's per-block widths (DDS section 3.3).",
+        f"Ablation groups: a numeric factor with at most {MAX_LEVELS} values that each hold {MIN_TEST_MODELS} models "
+        "or more gets one group per value; else it is cut into thirds at its quantiles, or into halves, whichever "
+        f"gives every group at least {MIN_TEST_MODELS} models (equal values stay in one group); else it is not split "
+        "and only its error-against-value panel and good range are shown.",
+        "Verdicts, for a claim that some models have lower error (the groups expected to be better against those "
+        "expected to be worse, pooled; for a numeric factor the group at the expected end against the rest): "
+        f"agrees when the expected group has the lower median error and the KS test gives p < {ALPHA}; "
+        f"disagrees when its median is higher with p < {ALPHA}; else inconclusive at this n, with the "
+        "smallest detectable gap D = 1.358 sqrt((n_a + n_b) / (n_a n_b)) at these group sizes.",
+        "Verdicts, for a claim about where the best models lie (depth about 20 blocks, wm about 2.5) or that no "
+        "single value is best (g): read from each sweep's bootstrap good range, only with at least "
+        f"{SMALL_POPULATION} models. Agrees when the range holds the expected value and is narrower than the sampled "
+        "range (or, for 'no single best', holds more than one sampled value); disagrees when such a narrower range "
+        "excludes the value (or holds one value only); else inconclusive.",
+        "A factor answered by several comparisons agrees when at least one agrees and none disagrees (disagrees "
+        "likewise); comparisons that contradict each other make it inconclusive. Not tested: no sweep here varies "
+        "the factor, or none holds the groups its claim compares.",
     )) + "</ul>")
