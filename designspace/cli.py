@@ -214,38 +214,49 @@ def dataset_from(args):
     return dataset
 
 
-def cmd_sweep(args) -> None:
-    from dataclasses import asdict
-
-    from .results import summary
+def sweep_models(args, dataset) -> tuple[list[dict], dict]:
+    """The models a sweep trains (its --samples file, or --n drawn from --space for the dataset's
+    images) and their source as sweep.json records it; the study's estimates sample the same way."""
     from .samples_io import read_samples
     from .spec import ModelSpec
-    from .sweep import definition_for, run_sweep
     from .train import check_compatible
 
-    recipe = recipe_from(args)
-    dataset = dataset_from(args)
     if args.samples:
         if args.space:
             raise ValueError("give either --samples FILE or --space NAME, not both")
         models = read_samples(args.samples)
         for m in models:
             check_compatible(ModelSpec.from_dict(m["spec"]), dataset)
-        source = {"samples": str(Path(args.samples).resolve())}
-    elif args.space:
+        return models, {"samples": str(Path(args.samples).resolve())}
+    if args.space:
         if args.n is None:
             raise ValueError("--n: say how many models to sample from the space")
         space = space_for_dataset(args, dataset)
         models = space.sample(args.n, seed=args.seed, flops=args.flops, params=args.params, acts=args.acts)
-        source = {"space": args.space, "seed": args.seed, "flops": args.flops, "params": args.params, "acts": args.acts,
-                  "context": context_overrides(args)}
-    else:
-        raise ValueError("give --space NAME --n N (models sampled here) or --samples FILE.jsonl")
+        return models, {"space": args.space, "seed": args.seed, "flops": args.flops, "params": args.params,
+                        "acts": args.acts, "context": context_overrides(args)}
+    raise ValueError("give --space NAME --n N (models sampled here) or --samples FILE.jsonl")
+
+
+def cmd_sweep(args) -> None:
+    from dataclasses import asdict
+
+    from .results import DEFINITION_FILE, ResultsTable, summary
+    from .sweep import definition_for, run_sweep
+
+    recipe = recipe_from(args)
+    dataset = dataset_from(args)
+    models, source = sweep_models(args, dataset)
     definition = definition_for(models, dataset_options(args), asdict(recipe), source)
     print(f"sweep of {len(models)} models on {dataset.describe()} -> {args.output}", file=sys.stderr)
-    table = run_sweep(args.output, models, definition, address=args.address, cpus_per_trial=args.cpus_per_trial,
-                      gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent, retries=args.retries,
-                      resume=args.resume)
+    try:
+        table = run_sweep(args.output, models, definition, address=args.address, cpus_per_trial=args.cpus_per_trial,
+                          gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
+                          retries=args.retries, resume=args.resume)
+    except KeyboardInterrupt:  # before the trials started (Ray still starting): sweep.json is there to resume
+        if not (Path(args.output) / DEFINITION_FILE).is_file():
+            raise
+        table = ResultsTable(args.output)
     print(summary(args.output))
     if len(table.rows) < len(models):
         print(f"interrupted: {len(table.rows)} of {len(models)} models done; finish with the same command and "

@@ -1,4 +1,4 @@
-"""The analysis commands of the `designspace` CLI: report, edf and study.
+"""The analysis commands of the `designspace` CLI: report, edf, study and fidelity.
 
 `register(commands)` adds them to the CLI's subparsers. Each command raises ValueError with a
 one-line message on bad input, which the CLI prints as `designspace: error: ...` (exit 2).
@@ -17,7 +17,7 @@ SOURCES_HELP = "sweep directories (DIR/results.parquet), results .parquet files,
 
 
 def register(commands) -> None:
-    """Add `report`, `edf` and `study` to the `designspace` subparsers."""
+    """Add `report`, `edf`, `study` and `fidelity` to the `designspace` subparsers."""
     from ..cli import positive_int, window
 
     def comparison_options(parser):
@@ -56,15 +56,34 @@ def register(commands) -> None:
     comparison_options(edf)
     edf.set_defaults(run=cmd_edf)
 
-    study = commands.add_parser("study", help="report on the sweeps a study file names (analysis/*.toml)",
-                                description="Run the comparisons of a study file; sweeps without results are "
-                                            "listed with the commands that make them.")
+    study = commands.add_parser("study", help="run the sweeps a study file names (analysis/*.toml) and report",
+                                description="Report on the sweeps of a study file: with --run, first run every "
+                                            "sweep it still lacks (resuming unfinished ones); without, sweeps "
+                                            "without results are listed with the commands that make them.")
     study.add_argument("file", help="a study file, e.g. analysis/swish_vs_relu.toml")
     study.add_argument("-o", "--output", help="the report (default: the study's output, else NAME.html)")
-    study.add_argument("--commands", action="store_true",
-                       help="print the sweep commands of the sweeps that have no results yet, and stop")
+    what = study.add_mutually_exclusive_group()
+    what.add_argument("--run", action="store_true", dest="run_sweeps",
+                      help="first start every missing sweep and resume every unfinished one (after printing how "
+                           "long each will train), then report; Ctrl-C stops it, the same command resumes")
+    what.add_argument("--commands", action="store_true",
+                      help="print the commands of the sweeps still to run or finish, each with its estimated "
+                           "training time, and stop")
     study.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the fit sample (default 0)")
     study.set_defaults(run=cmd_study)
+
+    fidelity = commands.add_parser(
+        "fidelity", help="how well short training ranks models: per epoch, across budgets, across spaces",
+        description="Rank correlation (Spearman, Kendall, 95% bootstrap intervals) of each epoch's test error with "
+                    "the last epoch's; of the same models' errors at two budgets (sweeps sharing model ids at "
+                    "different epochs x training images); and whether two spaces compare the same way at both "
+                    "budgets.")
+    fidelity.add_argument("sweeps", nargs="+", metavar="DIR", help=SOURCES_HELP)
+    fidelity.add_argument("-o", "--output", help="also draw the figure: .png or .svg")
+    fidelity.add_argument("--metric", choices=METRICS, default="best_error",
+                          help="error compared across budgets (default best_error)")
+    fidelity.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    fidelity.set_defaults(run=cmd_fidelity)
 
 
 def _range(window) -> tuple[float | None, float | None]:
@@ -117,25 +136,64 @@ def cmd_edf(args) -> None:
         shown = plain
         figure = plot.edf_figure([(c.name, c.errors, None) for c in plain], args.metric)
     path = plot.save(figure, args.output)
+    print(f"±: half-width of the {plot.BAND} at each sweep's {'effective ' if args.normalize else ''}n",
+          file=sys.stderr)
     for c in shown:
-        print(plot.summary_label(c.name, c.errors, c.weights))
+        print(plot.band_label(c.name, c.errors, c.weights))
     if len(shown) > 1:
         for row in ks_table(shown).itertuples(index=False):
-            result = row.verdict if math.isnan(row.D) else f"D={row.D:.3f} p={row.p:.3g}, {row.verdict}"
+            result = row.verdict if math.isnan(row.D) else (
+                f"D={row.D:.3f} (95% interval {row.D_low:.3f} to {row.D_high:.3f}) p={row.p:.3g} "
+                f"D_detectable={row.D_detectable:.3f}, {row.verdict}")
             print(f"KS {row.a} vs {row.b}: {result}")
     print(f"wrote {path}", file=sys.stderr)
 
 
 def cmd_study(args) -> None:
-    from .study import load_study, run_study
+    from .study import estimates, load_study, progress_text, run_study, run_sweeps, total_text
 
-    if args.commands:
-        study = load_study(args.file)
-        for sweep in study.missing:
-            print(sweep.run)
-        print(f"{len(study.sweeps) - len(study.missing)} of {len(study.sweeps)} sweeps have results", file=sys.stderr)
-        return
+    study = load_study(args.file)
+    if args.commands or args.run_sweeps:
+        found = estimates(study)
+        for sweep, _, text in found:
+            if args.commands:
+                print(f"{sweep.command}  # {text}")
+            else:
+                print(f"{sweep.name}: {text}" + (f", resumed ({progress_text(sweep)})" if sweep.started else ""),
+                      file=sys.stderr)
+        left = f"; the others: {total_text(found)}" if found else ""
+        print(f"{len(study.sweeps) - len(found)} of {len(study.sweeps)} sweeps finished{left}", file=sys.stderr,
+              flush=True)
+        if args.commands:
+            return
+        run_sweeps(study)
     path, study = run_study(args.file, args.output, seed=args.seed)
     for sweep in study.missing:
-        print(f"missing {sweep.path}: {sweep.run}", file=sys.stderr)
+        print(f"missing {sweep.path}: {sweep.command}", file=sys.stderr)
+    for sweep in study.unfinished:
+        print(f"unfinished {sweep.path} ({progress_text(sweep)}): {sweep.command}", file=sys.stderr)
     print(f"wrote {path}", file=sys.stderr)
+
+
+def cmd_fidelity(args) -> None:
+    from . import plot
+    from .fidelity import FORMATS, RESAMPLES, proxy_fidelity, readable
+    from .load import load_all
+
+    if args.output:
+        plot.figure_format(args.output)
+    result = proxy_fidelity(load_all(args.sweeps), args.metric, args.seed)
+    if result.empty:
+        raise ValueError("; ".join(result.notes))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    formatters = {column: (lambda v, f=f: format(v, f)) for column, f in FORMATS.items()}
+    interval = f" (95% bootstrap intervals, {RESAMPLES:,} resamples of the models)"
+    blocks = [f"# {heading}\n" + readable(table).to_string(index=False, formatters=formatters) for heading, table in (
+        ("rank correlation of each epoch's test error with the last epoch's" + interval, result.epochs),
+        (f"rank correlation of the same models' {args.metric} at two budgets" + interval, result.budgets),
+        ("two spaces at the same two budgets: median error difference (a - b) and KS test", result.orders),
+    ) if len(table)]
+    print("\n\n".join(blocks))
+    if args.output:
+        print(f"wrote {plot.save(plot.fidelity_figure(result, args.metric), args.output)}", file=sys.stderr)

@@ -15,17 +15,29 @@ how to report on them.
     run = "designspace sweep --space regnetx --n 100 --dataset fashion-mnist --epochs 10 -o results/regnetx_relu"
 
 Relative paths are taken from the directory designspace runs in (the repository root for the
-shipped studies), as the -o of the run commands is.
+shipped studies), as the -o of the run commands is. A sweep is finished when every model of its
+sweep.json has a finished row (a results table without sweep.json, e.g. copied in, counts as
+finished); `designspace study FILE --run` starts the missing sweeps and resumes the unfinished
+ones (their command plus --resume), each as `designspace sweep` would run it, then reports.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
+import signal
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..results import DEFINITION_FILE, FINISHED, RESULTS_FILE
 from .ablation import FACTOR_KEYS
-from .load import COMPLEXITY, METRICS, RESULTS_FILE, load_all
+from .load import COMPLEXITY, METRICS, load_all
+
+if TYPE_CHECKING:
+    from ..estimate import Estimate
 
 KEYS = {"title", "description", "normalize", "metric", "bins", "ablations", "output", "sweeps"}
 SWEEP_KEYS = {"name", "path", "run"}
@@ -38,8 +50,47 @@ class StudySweep:
     run: str
 
     @property
-    def ready(self) -> bool:
+    def has_results(self) -> bool:
         return (self.path / RESULTS_FILE).is_file()
+
+    @property
+    def started(self) -> bool:
+        """The sweep has begun in its directory (sweep.json), so its command continues with --resume."""
+        return (self.path / DEFINITION_FILE).is_file()
+
+    def progress(self) -> tuple[int, int | None]:
+        """(models with a finished row, models in the sweep: sweep.json's n, None without one)."""
+        finished = 0
+        if self.has_results:
+            import pandas as pd
+
+            finished = int(pd.read_parquet(self.path / RESULTS_FILE, columns=["status"])["status"].isin(FINISHED).sum())
+        total = json.loads((self.path / DEFINITION_FILE).read_text())["n"] if self.started else None
+        return finished, total
+
+    @property
+    def ready(self) -> bool:
+        """Finished: every model has a finished row (a failed one is trained again on resume)."""
+        finished, total = self.progress()
+        return self.has_results and (total is None or finished >= total)
+
+    @property
+    def command(self) -> str:
+        """The command that makes or finishes the sweep."""
+        return self.run + " --resume" * self.started
+
+    def arguments(self):
+        """The run command's options, parsed by the CLI's parser; its -o must be the sweep's path."""
+        from ..estimate import sweep_arguments
+
+        argv = shlex.split(self.command)
+        if argv[:1] != ["designspace"]:
+            raise ValueError(f"sweep {self.name}: its run command must start with `designspace sweep`, "
+                             f"got {self.run!r}")
+        args = sweep_arguments(argv[1:])
+        if Path(args.output) != self.path:
+            raise ValueError(f"sweep {self.name}: its run command writes to {args.output}, not to its path {self.path}")
+        return args
 
 
 @dataclass
@@ -53,10 +104,17 @@ class Study:
     bins: int | None = None
     ablations: tuple[str, ...] = FACTOR_KEYS
     output: Path | None = None
-    missing: list[StudySweep] = field(init=False)
+    missing: list[StudySweep] = field(init=False)  # no results yet
+    unfinished: list[StudySweep] = field(init=False)  # some results, not all models finished
 
     def __post_init__(self):
-        self.missing = [s for s in self.sweeps if not s.ready]
+        self.missing = [s for s in self.sweeps if not s.has_results]
+        self.unfinished = [s for s in self.sweeps if s.has_results and not s.ready]
+
+    @property
+    def todo(self) -> list[StudySweep]:
+        """The sweeps still to run or finish, in the study's order."""
+        return [s for s in self.sweeps if s in self.missing or s in self.unfinished]
 
 
 def load_study(path) -> Study:
@@ -105,20 +163,98 @@ def load_study(path) -> Study:
 
 
 def run_study(path, output=None, seed: int = 0) -> tuple[Path, Study]:
-    """Report on the study's sweeps that have results (the others are listed with their commands)."""
+    """Report on the study's sweeps that have results (an unfinished one with a note saying so; the
+    others are listed with their commands)."""
     from . import report
 
     study = load_study(path)
-    ready = [s for s in study.sweeps if s.ready]
+    ready = [s for s in study.sweeps if s.has_results]
     if not ready:
         raise ValueError(f"{study.file}: none of its {len(study.sweeps)} sweeps has results yet; "
-                         f"`designspace study {study.file} --commands` prints the sweeps to run")
+                         f"`designspace study {study.file} --run` runs them, --commands prints them")
     output = report.check_output(output or study.output or f"{study.file.stem}.html")
     text = report.build(load_all([s.path for s in ready], [s.name for s in ready]), metric=study.metric,
                         normalize=study.normalize, bins=study.bins, seed=seed, ablations=study.ablations,
                         title=study.title, intro=study.description,
-                        missing=[(s.name, s.run) for s in study.missing])
+                        missing=[(s.name, s.command) for s in study.missing],
+                        notes=[f"{s.name} is unfinished ({progress_text(s)}); `designspace study {study.file} --run` "
+                               "finishes it" for s in study.unfinished])
     return report.save(text, output), study
+
+
+def progress_text(sweep: StudySweep) -> str:
+    finished, total = sweep.progress()
+    return f"{finished} of {total} models finished"
+
+
+def estimates(study: Study) -> list[tuple[StudySweep, Estimate | None, str]]:
+    """Each sweep still to run or finish, its Estimate (designspace.estimate) and its text, or None
+    and the reason there is none (its data missing, GPU trials); a run command that is no valid
+    sweep of its path is an error."""
+    from ..estimate import estimate_sweep
+
+    found = []
+    for sweep in study.todo:
+        args = sweep.arguments()
+        try:
+            estimate = estimate_sweep(args)
+        except (ValueError, OSError) as e:  # what `designspace sweep` would stop on with a one-line error
+            found.append((sweep, None, f"no estimate: {e}"))
+        else:
+            found.append((sweep, estimate, estimate.describe()))
+    return found
+
+
+def total_text(found) -> str:
+    """The training time left in all (the sweeps run one after another), from those with an estimate."""
+    from ..estimate import duration
+
+    timed = [e for _, e, _ in found if e is not None]
+    if not timed:
+        return "no estimate"
+    where = " / ".join(sorted({e.speed.where for e in timed}))
+    unknown = f" ({len(found) - len(timed)} sweep(s) without an estimate)" if len(timed) < len(found) else ""
+    return f"~{duration(sum(e.seconds for e in timed))} of training {where}{unknown}"
+
+
+def run_sweeps(study: Study) -> None:
+    """Start each missing sweep and resume each unfinished one, in the study's order, through the
+    CLI in this process (exactly as its command would run); stop at the first that does not
+    finish: exit 130 after a Ctrl-C, saying how to resume, a ValueError after a failure."""
+    todo = study.todo
+    for i, sweep in enumerate(todo, 1):
+        print(f"sweep {i} of {len(todo)}, {sweep.name}: {sweep.command}", file=sys.stderr, flush=True)
+        code = _run_in_process(shlex.split(sweep.command)[1:])
+        if code == 130:
+            print(f"study interrupted during sweep {sweep.name}; run `designspace study {study.file} --run` again "
+                  "to resume it", file=sys.stderr)
+            raise SystemExit(130)
+        if code:
+            raise ValueError(f"sweep {sweep.name} stopped with exit code {code}; once its problem is fixed, "
+                             f"`designspace study {study.file} --run` goes on")
+
+
+def _run_in_process(argv: list[str]) -> int:
+    """`designspace ARGV` in this process, as its exit code. Ray is stopped before and after, so
+    that every sweep connects where its own command says; Ctrl-C's handler is put back (Ray Tune
+    leaves its own installed after a run), so that a Ctrl-C between sweeps still stops the study."""
+    from ..cli import main
+
+    handler = signal.getsignal(signal.SIGINT)
+    _stop_ray()
+    try:
+        return main(argv)
+    except SystemExit as e:  # `designspace sweep` exits 130 when interrupted with models left
+        return e.code if isinstance(e.code, int) else 1
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        _stop_ray()
+
+
+def _stop_ray() -> None:
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 
 def _output(path, output):
