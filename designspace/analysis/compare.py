@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .edf import (ALPHA, KS_RESAMPLES, MIN_TEST_MODELS, complexity_weights, effective_size, ks, ks_detectable,
+from .edf import (ALPHA, MIN_TEST_MODELS, complexity_weights, effective_size, ks, ks_detectable,
                   ks_interval)
 from .load import COMPLEXITY, Sweep, check_metric
 
@@ -106,11 +106,11 @@ def _auto_bins(values, lo, hi, sweeps, by) -> int:
                      f"inside the common range {lo:.4g} to {hi:.4g}; normalization needs at least {MIN_PER_BIN}")
 
 
-def ks_table(curve_list: list[Curve], seed: int = 0, resamples: int = KS_RESAMPLES):
+def ks_table(curve_list: list[Curve]):
     """KS test between every pair of curves (weighted when the curves are), with how sure it is.
 
-    A DataFrame with a, b, n_a, n_b (effective sizes when weighted), D, D_low and D_high (its 95%
-    percentile-bootstrap interval, `resamples` resamples, seeded), p, D_detectable (the smallest D
+    A DataFrame with a, b, n_a, n_b (effective sizes when weighted), D, D_low and D_high (the 95%
+    interval of the true distance, edf.ks_interval), p, D_detectable (the smallest D
     these sizes can detect at p < 0.05) and the verdict; pairs too small for the test say so in
     the verdict.
     """
@@ -124,7 +124,7 @@ def ks_table(curve_list: list[Curve], seed: int = 0, resamples: int = KS_RESAMPL
                          f"too few models: the test needs at least {MIN_TEST_MODELS} per sweep"))
             continue
         d, p = ks(a.errors, b.errors, a.weights, b.weights)
-        low, high = ks_interval(a.errors, b.errors, a.weights, b.weights, resamples, seed)
+        low, high = ks_interval(a.errors, b.errors, a.weights, b.weights)
         detectable = ks_detectable(n_a, n_b)
         weighted = a.weights is not None or b.weights is not None
         rows.append((a.name, b.name, n_a, n_b, d, low, high, p, detectable,

@@ -22,7 +22,7 @@ from . import plot
 from .ablation import AGREES, DISAGREES, FACTOR_KEYS, MAX_LEVELS, ablate, verdict_table
 from .bootstrap import FRACTION, RESAMPLES, good_range, informative
 from .compare import check_comparable, curves, ks_table, normalized_curves
-from .edf import ALPHA, KS_RESAMPLES, MIN_TEST_MODELS, SMALL_POPULATION, random_search
+from .edf import ALPHA, MIN_TEST_MODELS, SMALL_POPULATION, random_search
 from .fits import SAMPLE, TOP, fit_population, stage_runs
 from .load import COMPLEXITY, Sweep, analysed_columns, load_all
 
@@ -116,7 +116,7 @@ def build(sweeps: list[Sweep], metric: str = "best_error", normalize: str | None
     _summary(page.section("summary", "Summary"), sweeps, usable, metric, notes, intro, missing)
     results = [ablate(sweeps, key, metric, seed) for key in ablations]
     _verdicts(page, results)
-    _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range, seed)
+    _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range)
     columns = {s.name: analysed_columns(usable[s.name]) for s in sweeps}
     ranges = {s.name: {c: good_range(usable[s.name][c], usable[s.name][metric], seed=seed) for c in columns[s.name]}
               for s in sweeps}
@@ -245,7 +245,7 @@ def _distinct(frame, column: str, reduce=None) -> str:
     return ", ".join(sorted(values.astype(str).unique()))
 
 
-def _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range, seed):
+def _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range):
     parts = page.section("edf", "Error EDFs")
     excluded = "; ".join(f"{s.name}: {s.excluded_text(metric)}" for s in sweeps if s.excluded_text(metric))
     shown = [(c.name, c.errors, None) for c in plain]
@@ -253,17 +253,17 @@ def _edfs(page, sweeps, plain, metric, normalize, bins, complexity_range, seed):
                          "Error EDF: the fraction of models with an error below x. The legend gives the number of "
                          "models, the best error and the mean error (the area to the left of the curve). "
                          + plot.band_caption(shown) + (f" Excluded: {excluded}." if excluded else "")))
-    tables = [("Unnormalized", ks_table(plain, seed))]
+    tables = [("Unnormalized", ks_table(plain))]
     weighted = _normalized(page, parts, sweeps, metric, normalize, bins, complexity_range) if normalize else None
     if weighted:
-        tables.append((f"Normalized by {normalize} (weighted EDFs; n are effective sizes)", ks_table(weighted, seed)))
+        tables.append((f"Normalized by {normalize} (weighted EDFs; n are effective sizes)", ks_table(weighted)))
     if len(sweeps) > 1:
         parts = page.section("ks", "KS tests between sweeps")
         parts.append(_p("Two-sample Kolmogorov-Smirnov test per pair: D is the largest vertical gap between the two "
                         "EDFs, p the chance of a gap at least that large if both came from one distribution. "
-                        f"D_low to D_high: the 95% percentile-bootstrap interval of D ({KS_RESAMPLES:,} resamples of "
-                        f"each sweep, by weight when normalized; seed {seed}); resampling adds noise of its own, so for "
-                        "sweeps that barely differ it can lie above D. D_detectable: the smallest gap these sizes can "
+                        "D_low to D_high: a 95% interval of the distance between the populations' true distributions, "
+                        "D +- (eps_a + eps_b) with each sweep's DKW band at 97.5% (distribution-free; wide at small n). "
+                        "D_detectable: the smallest gap these sizes can "
                         "detect at p < 0.05, 1.358 sqrt((n_a + n_b) / (n_a n_b)); 'no evidence of a difference' with a "
                         "large D_detectable means the sweeps are too small to tell, not that they are alike."))
         for caption, table in tables:
