@@ -6,7 +6,8 @@ is taken to train at the probe's per-job speed times probe flops / F; it trains 
 images and evaluates epochs x its test images, a test image costing EVAL_COST of a training one
 (a forward pass without the backward); the sweep's jobs share the models. It assumes the
 machine as free as when the probe ran: on the 2-CPU development machine, sweeps of 10-18 MF
-models took 1.05-1.4x their estimate, a sweep of 2-6 MF models beside other work 3x.
+models took 1.05-1.4x their estimate; 2-6 MF models, whose time flops explain less well, 1.7x
+(AnyNetX_A: 20 min for an estimated 12, with niced work beside it) and 3x beside a busy test suite.
 """
 
 from __future__ import annotations
