@@ -156,8 +156,8 @@ def test_two_spaces_whose_order_flips_between_budgets(budgets):
 def test_the_budget_counts_training_images(tmp_path):
     curves = [[20 + i, 15 + i, 10 + i] for i in range(8)]
     small = set_curves(write_sweep(tmp_path / "small", n=8, epochs=3), curves, train_images=3000)
-    large = set_curves(write_sweep(tmp_path / "large", n=8, epochs=3), curves, train_images=60000)
-    same = set_curves(write_sweep(tmp_path / "same", n=8, epochs=3), curves, train_images=3000)
+    set_curves(write_sweep(tmp_path / "large", n=8, epochs=3), curves, train_images=60000)
+    set_curves(write_sweep(tmp_path / "same", n=8, epochs=3), curves, train_images=3000)
     assert budget(load(small)) == Budget(3, 3000) and str(Budget(3, 60000)) == "3 epochs x 60,000 images"
     pairs = budget_pairs(named(tmp_path, "large", "small", "same"))
     assert [(p.short.name, p.long.name) for p in pairs] == [("small", "large"), ("same", "large")]

@@ -306,12 +306,12 @@ def _no_pair_note(sweeps: list[Sweep]) -> str:
 
 def _data_flags(sweep: Sweep) -> list[str]:
     """The dataset, data options and non-default recipe of a designspace sweep (its sweep.json)."""
-    from .ablation import _base_value, _data_and_recipe_flags
+    from .suggest import base_value, data_and_recipe_flags
 
     definition = sweep.definition or {}
     dataset = definition.get("dataset") or {}
-    name = dataset.get("name") or _base_value(sweep, "dataset")
-    return (["--dataset", str(name)] if name else []) + _data_and_recipe_flags(dataset, definition.get("recipe") or {})
+    name = dataset.get("name") or base_value(sweep, "dataset")
+    return (["--dataset", str(name)] if name else []) + data_and_recipe_flags(dataset, definition.get("recipe") or {})
 
 
 # ---------------------------------------------------------------------- across spaces
