@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from bench_sweep import dataset_options, sweep_seconds
 from common import Figure, run_alone
 
-from designspace.cpu_layout import (PROBE_FLOPS, PROBE_RESOLUTION, available_cpus, fastest_layout, layouts, measure,
+from designspace.cpu_layout import (PROBE_FLOPS, PROBE_RESOLUTION, fastest_layout, layouts, measure,
                                     probe_space)
+from designspace.cpus import available_cpus
 from designspace.data import load_dataset
 from designspace.train import Recipe
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from common import Figure, best_time, run_alone, torch_threads_kept
 
 import designspace as ds
-from designspace.cpu_layout import available_cpus
+from designspace.cpus import available_cpus
 from designspace.data import load_dataset
-from designspace.sweep import connect, definition_for, run_sweep
+from designspace.ray_connection import connect
+from designspace.sweep import definition_for, run_sweep
 from designspace.train import Engine, Recipe, train
 
 

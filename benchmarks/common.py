@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from designspace.cpu_layout import available_cpus, cpu_model
+from designspace.cpus import available_cpus, cpu_model
 
 # The independent references the tests check against (forward-hook counts, the grid fit, the pycls
 # zoo, generated sweeps) are the baselines here too.

@@ -16,38 +16,17 @@ import sys
 import time
 from pathlib import Path
 
-from .units import read_amount, si
-
-
-def window(text: str) -> tuple[float, float]:
-    """'360e6:400e6', '360M:400M', ':2M' or '1G:' as (lo, hi)."""
-    match = re.fullmatch(r"\s*([^:]*)\s*:\s*([^:]*)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a window LO:HI such as 360e6:400e6 or 360M:400M")
-    try:
-        lo, hi = (read_amount(part) if part else default for part, default in zip(match.groups(), (0.0, float("inf"))))
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    if lo > hi:
-        raise argparse.ArgumentTypeError(f"window {text!r} has LO above HI")
-    return lo, hi
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+from .options import (Parser, add_context, add_data, add_recipe, add_sweep_arguments, add_windows, dataset_from,
+                      number, positive_int, recipe_from, seed, space_for_dataset, threads, window)
+from .units import si
 
 
 # ----------------------------------------------------------------------------- commands
 def cmd_sample(args) -> None:
-    from .samples_io import write_samples
+    from .samples_io import check_samples_output, write_samples
     from .space import load_space
 
+    check_samples_output(args.output)
     space = load_space(args.space).with_context(
         resolution=args.resolution, in_channels=args.in_channels, num_classes=args.num_classes,
         stem_type=args.stem_type, stem_width=args.stem_width, activation=args.activation,
@@ -59,41 +38,65 @@ def cmd_sample(args) -> None:
     write_samples(records, args.output)
     seconds = time.perf_counter() - start
     print(f"sampled {len(records)} unique {space.name} models (seed {args.seed}) from {records.draws:,} draws "
-          f"in {seconds:.2f} s -> {args.output}", file=sys.stderr)
+          f"in {seconds:.2f} s -> {args.output}")
     for metric in ("flops", "params", "acts"):
         values = sorted(r["complexity"][metric] for r in records)
         print(f"  {metric:6s} min {si(values[0]):>7s}  median {si(values[len(values) // 2]):>7s}  "
-              f"max {si(values[-1]):>7s}", file=sys.stderr)
+              f"max {si(values[-1]):>7s}")
 
 
 def cmd_complexity(args) -> None:
     from .complexity import complexity
 
-    spec = _read_spec(Path(args.file))
-    cx = complexity(spec)
-    if args.json:
-        print(json.dumps(cx))
-    else:
-        for metric, value in cx.items():
-            print(f"{metric:6s} {value:>16,d}  ({si(value)})")
+    models = _read_models(Path(args.file))
+    if args.index is not None:
+        models = [_pick(models, args.index, args.file)]
+    for name, spec in models:
+        cx = complexity(spec)
+        if args.json:
+            print(json.dumps(cx if len(models) == 1 else {"id": name, **cx}))
+        elif len(models) == 1:
+            for metric, value in cx.items():
+                print(f"{metric:6s} {value:>16,d}  ({si(value)})")
+        else:
+            print(f"{name}  " + "  ".join(f"{metric} {si(value):>7s}" for metric, value in cx.items()))
 
 
-def _read_spec(path: Path):
+def _read_models(path: Path) -> list[tuple[str, object]]:
+    """(name, ModelSpec) of every model in a pycls YAML, a ModelSpec JSON, or a samples file
+    (.jsonl, .csv, .parquet; a line of one works too)."""
+    from .samples_io import FORMATS, read_samples
     from .spec import ModelSpec
 
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    if path.suffix.lower() in (".yaml", ".yml"):
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
         from .pycls_config import from_pycls
 
-        return from_pycls(path)
+        return [(path.stem, from_pycls(path))]
+    if suffix in FORMATS:
+        return [(record["id"], ModelSpec.from_dict(record["spec"])) for record in read_samples(path)]
     try:
         data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError(f"{path}: expected a pycls YAML (.yaml) or a ModelSpec JSON file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file; expected a ModelSpec JSON, a samples file "
+                         f"({', '.join(FORMATS)}) or a pycls YAML (.yaml)") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}; truncated?); "
+                         f"expected a ModelSpec JSON, a samples file ({', '.join(FORMATS)}) or a pycls YAML "
+                         "(.yaml)") from None
     if isinstance(data, dict) and "spec" in data:  # a line of a samples file
-        data = data["spec"]
-    return ModelSpec.from_dict(data)
+        return [(data.get("id", path.stem), ModelSpec.from_dict(data["spec"]))]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object with the ModelSpec keys, got a JSON {type(data).__name__}")
+    return [(path.stem, ModelSpec.from_dict(data))]
+
+
+def _pick(models: list, index: int, path) -> tuple[str, object]:
+    if index >= len(models):
+        raise ValueError(f"--index {index}: {path} holds {len(models)} model(s), numbered 0 to {len(models) - 1}")
+    return models[index]
 
 
 def cmd_spaces(args) -> None:
@@ -113,10 +116,14 @@ def cmd_fit(args) -> None:
         return
     from .regnet import fit
 
+    text = " ".join(args.widths).strip()
     try:
-        widths = [int(w) for w in re.split(r"[,\s]+", " ".join(args.widths).strip())]
+        widths = [int(w) for w in re.split(r"[,\s]+", text)]
     except ValueError:
-        raise ValueError("fit: give per-block widths as integers, e.g. 24,56,152,152,152") from None
+        if len(args.widths) == 1 and not re.fullmatch(r"[\d,.\s-]+", text):
+            raise ValueError(f"fit: {text} is neither a sweep directory (no such file or folder) nor per-block "
+                             "widths such as 24,56,152,152,152") from None
+        raise ValueError(f"fit: {text!r}: give per-block widths as integers, e.g. 24,56,152,152,152") from None
     result = fit(widths)
     if args.json:
         print(json.dumps(result))
@@ -130,10 +137,7 @@ def cmd_train(args) -> None:
     from .train import Engine, train
 
     recipe = recipe_from(args)
-    if args.threads != "auto" and not args.threads.isdigit():
-        raise ValueError(f"--threads: expected auto or a number of threads, got {args.threads!r}")
-    engine = Engine(device=args.device, threads=args.threads if args.threads == "auto" else int(args.threads),
-                    compile=args.compile)
+    engine = Engine(device=args.device, threads=args.threads, compile=args.compile)
     engine.resolve_device()
     dataset = dataset_from(args)
     spec = _training_spec(args, dataset)
@@ -157,7 +161,13 @@ def _training_spec(args, dataset):
     if args.spec:
         if args.space:
             raise ValueError("give either --spec or --space, not both")
-        return _read_spec(Path(args.spec))
+        models = _read_models(Path(args.spec))
+        if args.index is None and len(models) > 1:
+            raise ValueError(f"--spec {args.spec} holds {len(models)} models; choose one with --index N "
+                             f"(0 to {len(models) - 1})")
+        return _pick(models, args.index or 0, args.spec)[1]
+    if args.index is not None:
+        raise ValueError("--index N picks a model of a --spec samples file; give --spec FILE")
     if not args.space:
         raise ValueError("give --spec FILE or --space NAME (with --seed) to choose the model")
     from .spec import ModelSpec
@@ -170,175 +180,82 @@ def _training_spec(args, dataset):
     return ModelSpec.from_dict(record["spec"])
 
 
-CONTEXT_FLAGS = ("stem_type", "stem_width", "activation", "head_width")  # network overrides a sweep records
-
-
-def context_overrides(args) -> dict:
-    """The network overrides given on the command line (--stem-width, ...)."""
-    return {k: getattr(args, k) for k in CONTEXT_FLAGS if getattr(args, k) is not None}
-
-
-def space_for_dataset(args, dataset):
-    """The space for the dataset's images (Space.for_images) with the command line's overrides."""
-    from .space import load_space
-
-    return load_space(args.space).for_images(dataset.resolution, dataset.in_channels, dataset.num_classes,
-                                             **context_overrides(args))
-RECIPE_FLAGS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
-                "drop_path", "nesterov", "augment", "zero_init_final_bn")  # each --NAME, or its switch below
-RECIPE_SWITCHES = {"nesterov": "--no-nesterov", "augment": "--no-augment", "zero_init_final_bn": "--no-zero-init"}
-
-
-def recipe_from(args):
-    from .recipe import Recipe
-
-    return Recipe(seed=args.training_seed,
-                  **{k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None})
-
-
-def dataset_options(args) -> dict:
-    """The dataset as a sweep records it (absolute paths, so that every worker finds the files)."""
-    data_dir = args.data_dir or os.environ.get("DESIGNSPACE_DATA") or None
-    return {"name": args.dataset, "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
-            "resolution": args.resolution, "train_subset": args.train_subset, "test_subset": args.test_subset,
-            "seed": args.data_seed}
-
-
-def dataset_from(args):
-    from .data import load_dataset
-
-    options = dataset_options(args)
-    dataset = load_dataset(options["name"], options["data_dir"], resolution=options["resolution"], seed=options["seed"])
-    if args.train_subset or args.test_subset:
-        dataset = dataset.subset(args.train_subset, args.test_subset, seed=args.data_seed)
-    return dataset
-
-
-def sweep_models(args, dataset) -> tuple[list[dict], dict]:
-    """The models a sweep trains (its --samples file, or --n drawn from --space for the dataset's
-    images) and their source as sweep.json records it; the study's estimates sample the same way."""
-    from .samples_io import read_samples
-    from .spec import ModelSpec
-    from .train import check_compatible
-
-    if args.samples:
-        if args.space:
-            raise ValueError("give either --samples FILE or --space NAME, not both")
-        models = read_samples(args.samples)
-        for m in models:
-            check_compatible(ModelSpec.from_dict(m["spec"]), dataset)
-        return models, {"samples": str(Path(args.samples).resolve())}
-    if args.space:
-        if args.n is None:
-            raise ValueError("--n: say how many models to sample from the space")
-        space = space_for_dataset(args, dataset)
-        models = space.sample(args.n, seed=args.seed, flops=args.flops, params=args.params, acts=args.acts)
-        return models, {"space": args.space, "seed": args.seed, "flops": args.flops, "params": args.params,
-                        "acts": args.acts, "context": context_overrides(args)}
-    raise ValueError("give --space NAME --n N (models sampled here) or --samples FILE.jsonl")
-
-
 def cmd_sweep(args) -> None:
+    from .results import DEFINITION_FILE, ResultsTable, summary
+    from .sweep import run_sweep
+
+    directory, models, definition, dataset = _recorded_sweep(args) if isinstance(args.resume, str) else _new_sweep(args)
+    print(f"sweep of {len(models)} models on {dataset.describe()} -> {directory}", file=sys.stderr)
+    try:
+        table = run_sweep(directory, models, definition, address=args.address, cpus_per_trial=args.cpus_per_trial,
+                          gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
+                          retries=args.retries, resume=bool(args.resume))
+    except KeyboardInterrupt:  # before the trials started (Ray still starting): sweep.json is there to resume
+        if not (Path(directory) / DEFINITION_FILE).is_file():
+            raise
+        table = ResultsTable(directory)
+    print(summary(directory))
+    if len(table.rows) < len(models):
+        print(f"interrupted: {len(table.rows)} of {len(models)} models done; finish with "
+              f"`designspace sweep --resume {directory}`", file=sys.stderr)
+        raise SystemExit(130)
+
+
+def _new_sweep(args):
+    """The sweep the command line defines: (directory, models, definition, dataset)."""
     from dataclasses import asdict
 
-    from .results import DEFINITION_FILE, ResultsTable, summary
-    from .sweep import definition_for, run_sweep
+    from .options import dataset_options, sweep_models
+    from .sweep import definition_for
 
+    if not args.output:
+        raise ValueError("-o DIR: say where the sweep goes (or resume one with --resume DIR)")
     recipe = recipe_from(args)
     dataset = dataset_from(args)
     models, source = sweep_models(args, dataset)
-    definition = definition_for(models, dataset_options(args), asdict(recipe), source)
-    print(f"sweep of {len(models)} models on {dataset.describe()} -> {args.output}", file=sys.stderr)
-    try:
-        table = run_sweep(args.output, models, definition, address=args.address, cpus_per_trial=args.cpus_per_trial,
-                          gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
-                          retries=args.retries, resume=args.resume)
-    except KeyboardInterrupt:  # before the trials started (Ray still starting): sweep.json is there to resume
-        if not (Path(args.output) / DEFINITION_FILE).is_file():
-            raise
-        table = ResultsTable(args.output)
-    print(summary(args.output))
-    if len(table.rows) < len(models):
-        print(f"interrupted: {len(table.rows)} of {len(models)} models done; finish with the same command and "
-              "--resume", file=sys.stderr)
-        raise SystemExit(130)
+    return args.output, models, definition_for(models, dataset_options(args), asdict(recipe), source), dataset
+
+
+def _recorded_sweep(args):
+    """The sweep recorded in the --resume DIR (its sweep.json and samples.jsonl), as _new_sweep
+    returns it; only the where-to-run options may be given with it."""
+    from .options import SWEEP_DEFINING, load_recorded_dataset, sweep_parser
+    from .results import DEFINITION_FILE, read_definition
+    from .samples_io import read_samples
+    from .sweep import SAMPLES_FILE
+
+    directory = Path(args.resume)
+    if args.output and Path(args.output).resolve() != directory.resolve():
+        raise ValueError(f"--resume {directory} and -o {args.output} name different sweeps; give one of them")
+    defaults = sweep_parser().parse_args([])
+    given = [name for name in SWEEP_DEFINING if getattr(args, name) != getattr(defaults, name)]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"--resume {directory} takes the models, data and recipe from {directory / DEFINITION_FILE}; "
+                         f"drop {flags} (or give every original option with -o {directory} --resume)")
+    definition = read_definition(directory)
+    samples = directory / SAMPLES_FILE
+    if not samples.is_file():
+        raise ValueError(f"{samples} is missing, so the sweep's models are unknown; rerun the original command "
+                         f"with -o {directory} --resume")
+    models = read_samples(samples)
+    recorded = {key: definition[key] for key in ("n", "models", "dataset", "recipe", "source")}
+    dataset = load_recorded_dataset(definition["dataset"], origin=str(directory / DEFINITION_FILE))
+    return str(directory), models, recorded, dataset
 
 
 def cmd_results(args) -> None:
     from .results import export_csv, summary
+    from .output_files import check_writable
 
+    if args.csv:
+        check_writable(args.csv)
     print(summary(args.directory))
     if args.csv:
         print(f"wrote {export_csv(args.directory, args.csv)}", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------- parser
-STEMS = ("res_stem_cifar", "res_stem_in", "simple_stem_in")
-
-
-def add_windows(parser) -> None:
-    for metric, example in (("flops", "360e6:400e6"), ("params", ":6M"), ("acts", ":5M")):
-        parser.add_argument(f"--{metric}", type=window, metavar="LO:HI",
-                            help=f"keep models with LO <= {metric} <= HI, e.g. {example} (k/M/G suffixes work)")
-
-
-def add_context(group, with_data_shape: bool) -> None:
-    """Network-context overrides; train and sweep take the image shape from the dataset instead."""
-    if with_data_shape:
-        group.add_argument("--resolution", type=positive_int, help="input size in pixels (e.g. 28 for Fashion-MNIST)")
-        group.add_argument("--in-channels", type=positive_int, help="input channels (1 for grayscale)")
-        group.add_argument("--num-classes", type=positive_int, help="number of classes")
-        group.add_argument("--stem-type", choices=STEMS, help="res_stem_cifar suits small images (3x3, stride 1)")
-    else:
-        group.add_argument("--stem-type", choices=STEMS,
-                           help="stem of the sampled models (default: res_stem_cifar for images up to 64 px)")
-    group.add_argument("--stem-width", type=positive_int, help="stem output channels")
-    group.add_argument("--activation", choices=("relu", "silu"), help="relu or silu (Swish)")
-    group.add_argument("--head-width", type=int, help="1x1 head conv channels (0 = none)")
-
-
-def add_data(parser) -> None:
-    data = parser.add_argument_group("the data")
-    data.add_argument("--dataset", default="fashion-mnist",
-                      help="fashion-mnist (default), cifar10, cifar100, imagefolder, synthetic")
-    data.add_argument("--data-dir", help="where the dataset's files are (default: $DESIGNSPACE_DATA, then "
-                                         "/usr/share/datasets/fashion-mnist)")
-    data.add_argument("--resolution", type=positive_int, help="image size for imagefolder / synthetic")
-    data.add_argument("--train-subset", type=positive_int, metavar="N", help="train on a seeded subset of N images")
-    data.add_argument("--test-subset", type=positive_int, metavar="N", help="test on a seeded subset of N images")
-    data.add_argument("--data-seed", type=int, default=0, help="seed of the subsets and synthetic data")
-
-
-def add_recipe(parser) -> None:
-    recipe = parser.add_argument_group("the recipe (defaults suit short runs)")
-    recipe.add_argument("--epochs", type=positive_int, help="default 10")
-    recipe.add_argument("--batch-size", type=positive_int, help="default 128")
-    recipe.add_argument("--lr", type=float, help="peak learning rate (default 0.1)")
-    recipe.add_argument("--momentum", type=float, help="default 0.9 (Nesterov)")
-    recipe.add_argument(RECIPE_SWITCHES["nesterov"], dest="nesterov", action="store_const", const=False,
-                        help="plain momentum instead of Nesterov")
-    recipe.add_argument("--weight-decay", type=float, help="default 5e-4 (none on BN and biases)")
-    recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
-    recipe.add_argument("--label-smoothing", type=float, help="default 0.1")
-    recipe.add_argument("--drop-path", type=float, metavar="RATE",
-                        help="stochastic depth: the last residual branch is dropped with this probability, earlier "
-                             "ones linearly less (default 0 = off)")
-    recipe.add_argument(RECIPE_SWITCHES["augment"], dest="augment", action="store_const", const=False,
-                        help="no random crop / flip")
-    recipe.add_argument(RECIPE_SWITCHES["zero_init_final_bn"], dest="zero_init_final_bn", action="store_const",
-                        const=False, help="keep the default init of each residual branch's last BN (by default "
-                                          "its scale starts at 0, so the block starts as its shortcut)")
-    recipe.add_argument("--training-seed", type=int, default=0,
-                        help="seed of initialization, order and augmentation (default 0)")
-
-
-class Parser(argparse.ArgumentParser):
-    """Argument errors in one line, as every other error is (the usage is one --help away)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="designspace",
@@ -351,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "within optional complexity windows.")
     sample.add_argument("--space", required=True, help="a shipped space name (see `designspace spaces`) or a .toml file")
     sample.add_argument("--n", type=positive_int, required=True, help="number of unique models")
-    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     add_windows(sample)
     add_context(sample.add_argument_group("network context (overrides the space file)"), with_data_shape=True)
     sample.add_argument("--max-draws", type=positive_int, default=2_000_000,
@@ -363,16 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Train one ModelSpec on a dataset (a short training job) and print "
                                             "its result record.")
     model = train.add_argument_group("the model")
-    model.add_argument("--spec", help="a ModelSpec JSON, a samples-file line, or a pycls YAML")
+    model.add_argument("--spec", help="a ModelSpec JSON, a samples file (see --index) or a line of one, or a pycls YAML")
+    model.add_argument("--index", type=number(0, integer=True), metavar="N",
+                       help="with --spec SAMPLES: train its model N (counted from 0)")
     model.add_argument("--space", help="draw the model from this space instead (see --seed, --flops)")
-    model.add_argument("--seed", type=int, default=0, help="which model of --space (default 0)")
+    model.add_argument("--seed", type=seed, default=0, help="which model of --space (default 0)")
     model.add_argument("--flops", type=window, metavar="LO:HI", help="flops window for the drawn model")
     add_context(model, with_data_shape=False)
     add_data(train)
     add_recipe(train)
     engine = train.add_argument_group("how to run")
     engine.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
-    engine.add_argument("--threads", default="auto", help="CPU threads (default auto: the fastest, measured)")
+    engine.add_argument("--threads", type=threads, default="auto", help="CPU threads (default auto: the fastest, measured)")
     engine.add_argument("--compile", action="store_true", help="torch.compile the model")
     train.add_argument("--json", action="store_true", help="print the record as JSON (no progress lines)")
     train.set_defaults(run=cmd_train)
@@ -380,25 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="train many sampled models as Ray Tune trials",
                                 description="Sample N models (or read a samples file) and train each briefly, "
                                             "locally or on a Ray cluster; results land in DIR/results.parquet.")
-    models = sweep.add_argument_group("the models")
-    models.add_argument("--space", help="sample from this space (with --n, --seed, windows)")
-    models.add_argument("--n", type=positive_int, help="number of models to sample")
-    models.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    models.add_argument("--samples", help="train the models of this samples file instead")
-    add_windows(models)
-    add_context(models, with_data_shape=False)
-    add_data(sweep)
-    add_recipe(sweep)
-    ray_group = sweep.add_argument_group("where to run")
-    ray_group.add_argument("--address", help="HOST:PORT of a Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
-    ray_group.add_argument("--cpus-per-trial", type=float, help="CPUs (and torch threads) per model (default: the "
-                                                                 "fastest layout of this machine, or of the "
-                                                                 "cluster's largest node, measured once)")
-    ray_group.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per model; fractions share a GPU")
-    ray_group.add_argument("--max-concurrent", type=positive_int, help="at most this many models at once")
-    ray_group.add_argument("--retries", type=int, default=2, help="retries of a failed trial (default 2)")
-    sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in DIR")
-    sweep.add_argument("-o", "--output", required=True, help="the sweep directory")
+    add_sweep_arguments(sweep)
     sweep.set_defaults(run=cmd_sweep)
 
     results = commands.add_parser("results", help="summarize a sweep's results table",
@@ -409,8 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cx = commands.add_parser("complexity", help="flops, params and acts of a network",
                              description="Print flops (multiply-adds), params and acts, counted as pycls does.")
-    cx.add_argument("file", help="a pycls YAML config or a ModelSpec JSON file")
-    cx.add_argument("--json", action="store_true", help="print JSON")
+    cx.add_argument("file", help="a pycls YAML config, a ModelSpec JSON file or a samples file")
+    cx.add_argument("--index", type=number(0, integer=True), metavar="N",
+                    help="with a samples file: only its model N (default: every model, one line each)")
+    cx.add_argument("--json", action="store_true", help="print JSON (one object per model)")
     cx.set_defaults(run=cmd_complexity)
 
     spaces = commands.add_parser("spaces", help="list the shipped design spaces")

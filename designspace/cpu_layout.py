@@ -9,13 +9,16 @@ wins, unless a layout with more jobs comes within MARGIN of it: jobs with severa
 most when anything else runs on the machine (on the 2-CPU development machine, beside one busy
 process, 1 job x 2 threads trained the probe model at 177-229 img/s, 2 jobs x 1 thread at 523-555;
 benchmarks/README.md), and a sweep always has Ray beside it. The answer is cached per machine (CPU model, CPU count, torch version),
-so only the first sweep on a machine pays for the probe (about 15 s on 2 CPUs); delete the cache
-file to measure again.
+so only the first sweep on a machine pays for the probe (about 15 s on 2 CPUs). A cached answer is
+measured again when it is older than MAX_AGE_DAYS, or when it is implausible (a probe that ran
+beside other work once cached "1x2 27 img/s" against "2x1 353") and an hour old; delete the cache
+file to measure again now.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -25,13 +28,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .samples_io import atomic_write
+from .cpus import available_cpus, cpu_model, thread_counts
+from .output_files import atomic_write
 
 # A RegNetX of the size of the README's `designspace train` example, on 28 px synthetic images.
 PROBE_SPACE, PROBE_FLOPS, PROBE_RESOLUTION = "regnetx", (5e6, 15e6), 28
 PROBE_STEPS = 6  # timed steps of batch 128 per job, after one warm-up step
 MARGIN = 0.1  # a layout with more jobs wins when it comes within this fraction of the fastest
 CACHE_FILE = "cpu_layout.json"
+MAX_AGE_DAYS = 90  # the machine's load, kernel or BLAS may have changed since
+RETRY_IMPLAUSIBLE = 3600  # seconds after which an implausible measurement is taken again
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -68,18 +75,6 @@ class Choice:
                 "images_per_second": self.images_per_second, "host": self.host}
 
 
-def available_cpus() -> int:
-    """The CPUs this process may use (a container's or taskset's share, not the host's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def thread_counts(cpus: int) -> list[int]:
-    """Candidate threads per job: 1, the powers of two below `cpus`, and `cpus`."""
-    return sorted({1, cpus} | {2**k for k in range(1, cpus.bit_length()) if 2**k < cpus})
-
-
 def layouts(cpus: int) -> list[Layout]:
     """Every candidate layout of `cpus` CPUs, most jobs first."""
     return [Layout(cpus // t, t) for t in thread_counts(cpus)]
@@ -98,25 +93,31 @@ def machine_key(cpus: int) -> str:
             f"{lo / 1e6:g}-{hi / 1e6:g}MF {PROBE_RESOLUTION}px, margin {MARGIN:g}")
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name (Linux), else what the platform says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def cached_layout(cpus: int | None = None, cache: Path | None = None) -> Choice | None:
     """This machine's layout from its cache, or None when it was never measured here."""
     cpus = cpus or available_cpus()
     cache = cache or cache_path()
     entry = _read_cache(cache).get(machine_key(cpus))
-    if entry is None:
+    if entry is None or not trustworthy(entry, cpus):
         return None
     return Choice(Layout(entry["jobs"], entry["threads"]), entry["images_per_second"], cached=True, cache=str(cache))
+
+
+def trustworthy(entry: dict, cpus: int, now: float | None = None) -> bool:
+    """Whether a cached measurement may still be used: taken less than MAX_AGE_DAYS ago, and, when
+    it is implausible (a layout slower than half of what one single-threaded job per CPU-share
+    would give, the fastest / cpus, which only a probe disturbed by other work measures), less
+    than RETRY_IMPLAUSIBLE seconds ago: a machine that stays busy is measured again hourly, not
+    before every sweep."""
+    try:
+        age = (now or time.time()) - time.mktime(time.strptime(entry.get("measured", ""), TIME_FORMAT))
+    except ValueError:  # written by hand or by an older version: no date to go by
+        age = math.inf
+    speeds = list(entry.get("images_per_second", {}).values())
+    plausible = not speeds or min(speeds) >= max(speeds) / (2 * cpus)
+    if age == math.inf:
+        return plausible
+    return age <= MAX_AGE_DAYS * 86400 and (plausible or age <= RETRY_IMPLAUSIBLE)
 
 
 def fastest_layout(cpus: int | None = None, steps: int = PROBE_STEPS, cache: Path | None = None) -> Choice:
@@ -134,7 +135,7 @@ def fastest_layout(cpus: int | None = None, steps: int = PROBE_STEPS, cache: Pat
     chosen = next(layout for layout in candidates if speeds[str(layout)] >= (1 - MARGIN) * fastest)
     entries = _read_cache(cache)
     entries[machine_key(cpus)] = {"jobs": chosen.jobs, "threads": chosen.threads, "images_per_second": speeds,
-                                  "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                                  "measured": time.strftime(TIME_FORMAT)}
     cache.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(cache, lambda tmp: Path(tmp).write_text(json.dumps(entries, indent=2) + "\n"))
     return Choice(chosen, speeds, cached=False, cache=str(cache))

@@ -81,13 +81,23 @@ class Dataset:
                 f"{self.in_channels}x{self.resolution}x{self.resolution}, {self.num_classes} classes")
 
 
-def load_dataset(name: str, data_dir=None, resolution: int | None = None, seed: int = 0) -> Dataset:
-    """A dataset by name. data_dir (or $DESIGNSPACE_DATA) says where its files are."""
+def load_dataset(name: str, data_dir=None, resolution: int | None = None, seed: int = 0,
+                 origin: str | None = None) -> Dataset:
+    """A dataset by name. data_dir (or $DESIGNSPACE_DATA) says where its files are; a folder
+    that was asked for must exist (it is never replaced by the default one, which would train
+    on other data silently). origin names where data_dir came from (--data-dir, ...) for the
+    message."""
     if name == "synthetic":
         return synthetic(seed=seed, resolution=resolution or 16)
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    data_dir = Path(data_dir) if data_dir else (Path(os.environ["DESIGNSPACE_DATA"]) if os.environ.get("DESIGNSPACE_DATA") else None)
+    if not data_dir and os.environ.get("DESIGNSPACE_DATA"):
+        data_dir, origin = os.environ["DESIGNSPACE_DATA"], "DESIGNSPACE_DATA"
+    data_dir = Path(data_dir) if data_dir else None
+    if data_dir is not None and not data_dir.is_dir():
+        problem = "is not a folder" if data_dir.exists() else "does not exist"
+        source = f" (from {origin})" if origin else ""
+        raise ValueError(f"data folder {data_dir}{source} {problem}; give the folder that holds the {name} files")
     if name == "fashion-mnist":
         return fashion_mnist(data_dir)
     if data_dir is None:
@@ -109,13 +119,12 @@ FASHION_MNIST_FILES = {
 
 
 def fashion_mnist(data_dir=None) -> Dataset:
-    """Fashion-MNIST from its four IDX files (gzipped or not)."""
-    folders = [Path(data_dir)] if data_dir else []
-    folders.append(DEBIAN_FASHION_MNIST)
-    folder = next((f for f in folders if all(_idx_path(f, n) for n in FASHION_MNIST_FILES.values())), None)
-    if folder is None:
+    """Fashion-MNIST from its four IDX files (gzipped or not), in data_dir if given (only there:
+    a folder asked for is never swapped for the default), else in Debian's folder."""
+    folder = Path(data_dir) if data_dir else DEBIAN_FASHION_MNIST
+    if not all(_idx_path(folder, n) for n in FASHION_MNIST_FILES.values()):
         raise ValueError(
-            f"Fashion-MNIST not found in {' or '.join(map(str, folders))}: install Debian's dataset-fashion-mnist "
+            f"Fashion-MNIST not found in {folder}: install Debian's dataset-fashion-mnist "
             "(apt-get install dataset-fashion-mnist) or pass --data-dir with train-images-idx3-ubyte[.gz] etc."
         )
     arrays = {key: read_idx(_idx_path(folder, name)) for key, name in FASHION_MNIST_FILES.items()}

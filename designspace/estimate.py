@@ -17,7 +17,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-from .cpu_layout import Layout, available_cpus, cached_layout, cluster_layout, fastest_layout, measure
+from .cpu_layout import Layout, cached_layout, cluster_layout, fastest_layout, measure
+from .cpus import available_cpus
 
 EVAL_COST = 1 / 3  # a test image (forward only) against a training image (forward and backward)
 
@@ -57,14 +58,14 @@ def duration(seconds: float) -> str:
 
 
 def sweep_arguments(argv: list[str]):
-    """The options of `designspace sweep ...` (argv without the leading `designspace`), parsed by
-    the CLI's own parser; ValueError for anything else."""
-    from .cli import build_parser
+    """The options of `designspace sweep ...` (argv without the leading `designspace`), parsed as
+    the CLI parses them; ValueError for anything else."""
+    from .options import sweep_parser
 
     if argv[:1] != ["sweep"]:
         raise ValueError(f"{' '.join(['designspace', *argv])!r} is not a `designspace sweep ...` command")
     try:
-        return build_parser().parse_args(argv)
+        return sweep_parser().parse_args(argv[1:])
     except SystemExit:  # the parser has printed why
         raise ValueError(f"{' '.join(['designspace', *argv])!r} is not a valid sweep command") from None
 
@@ -72,7 +73,7 @@ def sweep_arguments(argv: list[str]):
 def estimate_sweep(args, speed: Speed | None = None) -> Estimate:
     """The time the sweep of these `designspace sweep` options still needs: its models sampled (or
     read) as the sweep would, less those with a finished row in its directory."""
-    from .cli import dataset_from, recipe_from, sweep_models
+    from .options import dataset_from, recipe_from, sweep_models
     from .results import ResultsTable
 
     dataset = dataset_from(args)

@@ -30,10 +30,10 @@ class Recipe:
         checks = {
             "epochs": (self.epochs >= 1 and int(self.epochs) == self.epochs, "a positive integer"),
             "batch_size": (self.batch_size >= 1 and int(self.batch_size) == self.batch_size, "a positive integer"),
-            "lr": (self.lr > 0, "> 0"),
+            "lr": (math.isfinite(self.lr) and self.lr > 0, "a finite number > 0"),
             "momentum": (0 <= self.momentum < 1, "in [0, 1)"),
-            "weight_decay": (self.weight_decay >= 0, ">= 0"),
-            "warmup_epochs": (self.warmup_epochs >= 0, ">= 0"),
+            "weight_decay": (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "a finite number >= 0"),
+            "warmup_epochs": (math.isfinite(self.warmup_epochs) and self.warmup_epochs >= 0, "a finite number >= 0"),
             "warmup_factor": (0 < self.warmup_factor <= 1, "in (0, 1]"),
             "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
             "drop_path": (0 <= self.drop_path < 1, "in [0, 1)"),

@@ -9,10 +9,9 @@ written atomically, so an interrupted or failed write never leaves a half-writte
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from .output_files import atomic_write, check_writable
 from .spec import ModelSpec
 
 FORMATS = (".jsonl", ".csv", ".parquet")
@@ -20,17 +19,23 @@ REQUIRED_KEYS = ("id", "space", "spec")
 
 
 def write_samples(records: list[dict], path) -> Path:
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(f"output {str(path)!r}: use one of {', '.join(FORMATS)} as the file extension")
-    if suffix == ".jsonl":
+    path = check_samples_output(path)
+    if path.suffix.lower() == ".jsonl":
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     frame = samples_table(records)
-    if suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
     return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def check_samples_output(path) -> Path:
+    """The path of a samples file to write, or ValueError at once (before any sampling) when its
+    extension is not a format or it cannot be written."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(f"output {str(path)!r}: use one of {', '.join(FORMATS)} as the file extension")
+    return check_writable(path)
 
 
 def samples_table(records: list[dict]):
@@ -61,8 +66,12 @@ def read_samples(path) -> list[dict]:
         raise ValueError(f"samples file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
+        try:
+            lines = path.read_text().splitlines()
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a text file; is this a designspace samples file?") from None
         records = []
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
@@ -70,13 +79,7 @@ def read_samples(path) -> list[dict]:
             except json.JSONDecodeError:
                 raise ValueError(f"{path}:{number}: not a JSON object; is this a designspace samples file?") from None
     elif suffix in (".csv", ".parquet"):
-        import pandas as pd
-
-        try:
-            frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-        except Exception as e:  # pandas raises many types for unreadable files
-            raise ValueError(f"{path}: cannot be read as {suffix[1:]} ({type(e).__name__})") from None
-        records = [_from_row(row) for row in frame.to_dict("records")]
+        records = [_from_row(row) for row in read_table(path).to_dict("records")]
     else:
         raise ValueError(f"samples file {str(path)!r}: expected one of {', '.join(FORMATS)}")
     for number, record in enumerate(records, 1):
@@ -109,22 +112,14 @@ def _uncell(value):
     return value.tolist() if hasattr(value, "tolist") else value
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def read_table(path):
+    """A .csv or .parquet file as a DataFrame; ValueError naming the file when it is not one."""
+    import pandas as pd
 
-
-def atomic_write(path: Path, write) -> Path:
-    """Call write(tmp_path) on a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
     try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+    except Exception as e:  # pandas and pyarrow raise many types for unreadable files
+        raise ValueError(f"{path}: cannot be read as {kind} ({type(e).__name__}); is it a file that designspace "
+                         "wrote?") from None

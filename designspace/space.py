@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
+import time
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -57,6 +59,20 @@ CONSTRAINT_KEYS = {"shared", "increasing", "stages", *METRICS}
 SMALL_IMAGES = 64  # pixels a side up to which Space.for_images picks the CIFAR stem
 FIRST_CHUNK, LARGEST_CHUNK = 4096, 32768
 DEFAULT_MAX_DRAWS = 2_000_000
+# A draw that runs longer than PROGRESS_AFTER seconds shows a bar on a terminal; off a terminal
+# (a log file) it prints a plain line every PROGRESS_EVERY seconds instead.
+PROGRESS_AFTER, PROGRESS_EVERY = 3.0, 10.0
+# The values a structural parameter may take: (the rule in words, numpy dtype kinds, test).
+# RegNet's are pycls's asserts (wa >= 0, wm > 1); outside them widths divide by log(wm) = 0.
+POSITIVE_INTEGERS = ("positive integers", "i", lambda v: v >= 1)
+PARAMETER_RANGES = {
+    **dict.fromkeys(("depth", "width", "w0", "group_width", "num_groups"), POSITIVE_INTEGERS),
+    "wa": ("numbers >= 0", "if", lambda v: v >= 0),
+    "wm": ("numbers > 1", "if", lambda v: v > 1),
+}
+# RegNet's continuous widths w0 + wa * j stay below this, so that quantized widths (below its
+# square) fit in int64 (a typo such as wa = 1e20 would overflow instead of being refused).
+MAX_REGNET_WIDTH = 2**31
 
 
 class SamplingError(ValueError):
@@ -96,6 +112,22 @@ class Space:
         """The parameters drawn once per network, in file order."""
         return [name for name in self.parameters if name in NETWORK_PARAMETERS or name in self.variants]
 
+    @property
+    def max_networks(self) -> int:
+        """How many distinct draws the space has: a bound on its distinct networks (each network
+        is a function of its draw), exact and cheap, so that asking for more fails at once."""
+        num_stages = len(self.network["strides"]) if self.kind == "anynet" else 1
+        total = 1
+        for name, dist in self.parameters.items():
+            choices = len(dist.values)
+            if self.kind == "regnet" or name in self.network_parameters or name in self.shared:
+                total *= choices
+            elif name in self.increasing:  # non-decreasing sequences of num_stages values
+                total *= math.comb(choices + num_stages - 1, num_stages)
+            else:
+                total *= choices**num_stages
+        return total
+
     # --------------------------------------------------------------------------- context
     def with_context(self, **overrides) -> "Space":
         """The same space for another network context (resolution, in_channels, classes, stem, ...)."""
@@ -128,14 +160,24 @@ class Space:
         params=None,
         acts=None,
         max_draws: int = DEFAULT_MAX_DRAWS,
+        progress: bool = True,
     ) -> Samples:
         """n unique architectures within the complexity windows, reproducible for a seed.
 
         Each window is (lo, hi) in raw units (flops as multiply-adds); None takes the space
-        file's default, if any. Raises SamplingError when max_draws draws do not fill n.
+        file's default, if any. Raises SamplingError at once when n is more than max_draws or
+        the space can give, and when max_draws draws do not fill n. progress: report a long
+        draw on stderr.
         """
-        if int(n) != n or n < 1:
-            raise ValueError(f"sample: n must be a positive integer, got {n}")
+        for name, value in (("n", n), ("max_draws", max_draws)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"sample: {name} must be a positive integer, got {value}")
+        if n > max_draws:
+            raise SamplingError(f"space {self.name}: {n:,} models need at least {n:,} draws, more than the "
+                                f"{max_draws:,} allowed; lower --n (or raise --max-draws of `designspace sample`)")
+        if n > self.max_networks:
+            raise SamplingError(f"space {self.name} holds at most {self.max_networks:,} distinct networks, fewer than "
+                                f"the {n:,} asked for; lower --n to at most {self.max_networks:,}")
         windows = dict(self.windows)
         for metric, window in (("flops", flops), ("params", params), ("acts", acts)):
             if window is not None:
@@ -145,7 +187,9 @@ class Space:
         draws = candidates = 0
         closest = (math.inf, None)
         chunk = FIRST_CHUNK
+        report = _Progress(self.name, n, progress)
         while len(records) < n and draws < max_draws:
+            report(len(records), draws)
             size = min(chunk, max_draws - draws)
             draws += size
             chunk = min(2 * chunk, LARGEST_CHUNK)
@@ -171,6 +215,7 @@ class Space:
                 records.append(record)
                 if len(records) == n:
                     break
+        report.finish(len(records), draws)
         if len(records) < n:
             raise SamplingError(self._shortfall(n, len(records), draws, candidates, windows, closest[1]),
                                 closest[1] if not records else None)
@@ -358,8 +403,11 @@ def _draw_regnet(space: Space, rng, size: int) -> _Batch:
     lo, hi = space.stages
     stage_levels = np.arange(hi)
     stage_depths = ((levels[:, :, None] == stage_levels) & in_depth[:, :, None]).sum(axis=1)
-    stage_widths = quantized_widths(w0, wm, stage_levels[None, :].astype(np.float64), space.network["quantum"])
     present = stage_levels[None, :] < total_stages[:, None]
+    # Widths of each candidate's own levels only (an absent level repeats its top one): w0 * wm^63
+    # overflows int64, and so would the levels of a candidate with more than hi stages.
+    top = np.where(total_stages <= hi, total_stages - 1, 0)[:, None]
+    stage_widths = quantized_widths(w0, wm, np.minimum(stage_levels, top).astype(np.float64), space.network["quantum"])
     # pycls keeps a RegNet only if every exponent level holds blocks and has its own width.
     distinct = np.concatenate([np.ones((size, 1), bool), np.diff(stage_widths, axis=1) > 0], axis=1)
     valid = (total_stages >= lo) & (total_stages <= hi) & np.all(~present | ((stage_depths > 0) & distinct), axis=1)
@@ -400,6 +448,41 @@ def _window_miss(cx: dict, windows: dict) -> np.ndarray:
 def _plain(value):
     """numpy scalars and arrays as plain JSON-ready Python values."""
     return value.tolist() if hasattr(value, "tolist") else value
+
+
+class _Progress:
+    """Reports a long draw on stderr (models found of n, draws so far), so that a slow window
+    is not mistaken for a hang: a tqdm bar on a terminal, a plain line every PROGRESS_EVERY
+    seconds off one. Called once per chunk, so the draw loop itself never reads the clock."""
+
+    def __init__(self, name: str, n: int, enabled: bool):
+        self.name, self.n, self.enabled = name, n, enabled
+        self.start = time.monotonic()
+        self.next_line = self.start + PROGRESS_EVERY
+        self.bar = None
+
+    def __call__(self, found: int, draws: int) -> None:
+        if not self.enabled or not draws:
+            return
+        now = time.monotonic()
+        if sys.stderr.isatty():
+            if self.bar is None and now - self.start >= PROGRESS_AFTER:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=self.n, desc=f"sampling {self.name}", unit="model", file=sys.stderr,
+                                dynamic_ncols=True)
+            if self.bar is not None:
+                self.bar.n = found
+                self.bar.set_postfix_str(f"{draws:,} draws")  # also redraws the bar
+        elif now >= self.next_line:
+            self.next_line = now + PROGRESS_EVERY
+            print(f"sampling {self.name}: {found:,} of {self.n:,} models after {draws:,} draws, "
+                  f"{now - self.start:.0f} s", file=sys.stderr, flush=True)
+
+    def finish(self, found: int, draws: int) -> None:
+        self(found, draws)
+        if self.bar is not None:
+            self.bar.close()
 
 
 # ------------------------------------------------------------------------------ loading
@@ -443,8 +526,13 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
     if kind == "regnet":
         network.setdefault("stride", 2)
         network.setdefault("quantum", 8)
-    elif not isinstance(network.get("strides"), list) or not network["strides"]:
-        raise ValueError("network.strides: an anynet space needs a list of stage strides, e.g. [2, 2, 2, 2]")
+        for key in ("stride", "quantum"):
+            if not _positive_integer(network[key]):
+                raise ValueError(f"network.{key}: must be a positive integer, got {network[key]!r}")
+    elif not (isinstance(network.get("strides"), list) and network["strides"]
+              and all(map(_positive_integer, network["strides"]))):
+        raise ValueError("network.strides: an anynet space needs a list of positive integer stage strides, e.g. "
+                         f"[2, 2, 2, 2], got {network.get('strides')!r}")
     name = data.get("name", default_name)
     _check_context(network)
 
@@ -472,9 +560,17 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
     if kind == "regnet":
         parameters.setdefault("bottleneck_ratio", make_distribution("bottleneck_ratio", 1.0))
     parameters.update((name, categorical(f"variants.{name}", list(labels))) for name, labels in variants.items())
-    for key in ("depth", "width", "w0", "group_width", "num_groups"):
-        if key in parameters and not (parameters[key].is_integer and parameters[key].values.min() >= 1):
-            raise ValueError(f"parameters.{key}: values must be positive integers")
+    _check_ranges({**{k: d.values for k, d in parameters.items()}, **{k: np.array(v) for k, v in fixed.items()}})
+    if kind == "regnet":
+        w0 = parameters["w0"].values
+        off_grid = w0[w0 % network["quantum"] != 0]
+        if off_grid.size:
+            raise ValueError(f"parameters.w0: values must be multiples of network.quantum ({network['quantum']}), "
+                             f"got {_some(off_grid)}")
+        widest = w0.max() + parameters["wa"].values.max() * (parameters["depth"].values.max() - 1.0)
+        if not widest < MAX_REGNET_WIDTH:
+            raise ValueError(f"parameters.wa: the widest network reaches w0 + wa * (depth - 1) = {widest:.3g} "
+                             f"channels; keep it below {MAX_REGNET_WIDTH:,} (lower wa, w0 or depth)")
     if "bottleneck_ratio" in parameters:
         ratios = parameters["bottleneck_ratio"].values
         expansions = 1.0 / ratios[ratios > 0]
@@ -543,6 +639,26 @@ def _fixed_stages(kind: str, network: dict, raw: dict) -> dict:
 
 def _positive_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def _positive_integer(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _check_ranges(values: dict) -> None:
+    """Every value a structural parameter can take must be in its range (PARAMETER_RANGES), so
+    that a bad file fails at load with the key, not during sampling."""
+    for key, (rule, kinds, ok) in PARAMETER_RANGES.items():
+        if key in values:
+            bad = values[key] if values[key].dtype.kind not in kinds else values[key][~ok(values[key])]
+            if bad.size:
+                raise ValueError(f"parameters.{key}: values must be {rule}, got {_some(bad)}")
+
+
+def _some(values: np.ndarray) -> str:
+    """A few of the offending values, for a message."""
+    shown = ", ".join(map(repr, values[:3].tolist()))
+    return shown + (f" and {values.size - 3} more" if values.size > 3 else "")
 
 
 def _check_network_parameters(kind: str, network: dict, parameters: dict) -> None:

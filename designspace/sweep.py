@@ -13,18 +13,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import logging
+import math
 import os
-import socket
 import sys
 import time
 from pathlib import Path
 
-from .cpu_layout import available_cpus, cluster_layout, fastest_layout
-from .results import DEFINITION_FILE, ResultsTable, result_row
-from .samples_io import atomic_write, write_samples
+from .cpu_layout import cluster_layout, fastest_layout
+from .cpus import available_cpus
+from .output_files import atomic_write
+from .ray_connection import connect
+from .results import DEFINITION_FILE, ResultsTable, read_definition, result_row
+from .samples_io import write_samples
 
 SAMPLES_FILE = "samples.jsonl"
+PROGRESS_EVERY = 30.0  # seconds between plain progress lines when stderr is not a terminal (a log file)
 
 
 # --------------------------------------------------------------------------- the directory
@@ -50,7 +53,7 @@ def open_directory(directory, definition: dict, resume: bool) -> ResultsTable:
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{directory} exists and is not a directory")
     if definition_path.is_file():
-        existing = json.loads(definition_path.read_text())
+        existing = read_definition(directory)
         same = {k: existing.get(k) for k in ("models", "dataset", "recipe")} == {
             k: definition[k] for k in ("models", "dataset", "recipe")}
         if not same:
@@ -85,56 +88,40 @@ def _describe(definition: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------ Ray
-def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None):
-    """Join the cluster at `address` (or $RAY_ADDRESS), else start a local Ray instance."""
-    address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        _check_reachable(address)
-    else:
-        # A local instance stays on the loopback address (Ray otherwise binds the host's IP).
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
-    import ray
-
-    if ray.is_initialized():
-        return ray
-    kwargs = dict(logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False)
-    try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, **kwargs)
-    except Exception as e:  # Ray raises many kinds; the user needs one line
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "auth" in message.lower() or "token" in message.lower():
-            message += " (for a cluster started with RAY_AUTH_MODE=token, set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN)"
-        raise ValueError(f"cannot connect to Ray{' at ' + address if address else ''}: {message}") from None
-    return ray
-
-
-def _check_reachable(address: str) -> None:
-    host, _, port = address.replace("ray://", "").rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--address {address!r}: expected HOST:PORT, e.g. 127.0.0.1:6379")
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError as e:
-        raise ValueError(f"cannot reach a Ray head at {address} ({e.strerror or e}); start one with "
-                         f"`ray start --head --port {port}` or check the address") from None
+def check_request(cpus_per_trial: float | None, gpus_per_trial: float, max_concurrent: int | None,
+                  retries: int) -> None:
+    """Refuse what Ray would read as something else (retries -1: forever) or never schedule, for
+    callers of run_sweep that did not come through the command line's checks."""
+    if cpus_per_trial is not None and not 0 < cpus_per_trial < math.inf:
+        raise ValueError(f"--cpus-per-trial {cpus_per_trial:g}: give the CPUs per model, above 0 (e.g. 0.5, 1 or 2)")
+    if not (0 <= gpus_per_trial <= 1 or (gpus_per_trial > 1 and float(gpus_per_trial).is_integer())):
+        raise ValueError(f"--gpus-per-trial {gpus_per_trial:g}: give the GPUs per model, 0 or more and a fraction "
+                         "only below 1 (e.g. 0.25, 1 or 2)")
+    if max_concurrent is not None and max_concurrent < 1:
+        raise ValueError(f"--max-concurrent {max_concurrent}: give 1 or more models at a time (or leave it out)")
+    if retries < 0:
+        raise ValueError(f"--retries {retries}: give 0 or more retries of a failed model")
 
 
 def check_resources(ray, cpus_per_trial: float, gpus_per_trial: float) -> None:
-    """Say so now, rather than let Ray wait forever for resources the cluster does not have."""
+    """Say so now, rather than let Ray wait forever for a node the cluster does not have (one
+    that has both the CPUs and the GPUs of a trial)."""
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    if gpus_per_trial > 0 and not any(n.get("GPU", 0) >= min(gpus_per_trial, 1) for n in nodes):
+    if any(n.get("CPU", 0) >= cpus_per_trial and n.get("GPU", 0) >= gpus_per_trial for n in nodes):
+        return
+    most_gpus = max((n.get("GPU", 0) for n in nodes), default=0)
+    most_cpus = max((n.get("CPU", 0) for n in nodes), default=0)
+    if gpus_per_trial > 0 and not most_gpus:
         raise ValueError(f"--gpus-per-trial {gpus_per_trial:g}: the Ray cluster has no GPU; drop the option to "
                          "train on CPUs, or add GPU nodes")
-    if not any(n.get("CPU", 0) >= cpus_per_trial for n in nodes):
-        most = max((n.get("CPU", 0) for n in nodes), default=0)
+    if gpus_per_trial > most_gpus:
+        raise ValueError(f"--gpus-per-trial {gpus_per_trial:g}: no node of the Ray cluster has that many GPUs "
+                         f"(the largest has {most_gpus:g})")
+    if cpus_per_trial > most_cpus:
         raise ValueError(f"--cpus-per-trial {cpus_per_trial:g}: no node of the Ray cluster has that many CPUs "
-                         f"(the largest has {most:g})")
+                         f"(the largest has {most_cpus:g})")
+    raise ValueError(f"no node of the Ray cluster has both {cpus_per_trial:g} CPUs and {gpus_per_trial:g} GPUs for "
+                     "a model; lower --cpus-per-trial or --gpus-per-trial")
 
 
 def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float, cluster=None) -> dict:
@@ -162,13 +149,9 @@ def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float, cluster=N
 @functools.lru_cache(maxsize=2)
 def _dataset(options_json: str):
     """Loaded once per worker process (Tune reuses actors across trials)."""
-    from .data import load_dataset
+    from .options import load_recorded_dataset
 
-    options = json.loads(options_json)
-    dataset = load_dataset(options["name"], options.get("data_dir"), options.get("resolution"), options["seed"])
-    if options.get("train_subset") or options.get("test_subset"):
-        dataset = dataset.subset(options.get("train_subset"), options.get("test_subset"), seed=options["seed"])
-    return dataset
+    return load_recorded_dataset(json.loads(options_json))
 
 
 def run_trial(config: dict, models: dict, dataset: dict, recipe: dict, engine: dict) -> None:
@@ -195,6 +178,7 @@ def run_sweep(directory, models: list[dict], definition: dict, *, address=None, 
     starts so that the probe has the CPUs to itself, or with an address, of the cluster's largest
     node; sweep.json records the layout of the latest run.
     """
+    check_request(cpus_per_trial, gpus_per_trial, max_concurrent, retries)
     table = open_directory(directory, definition, resume)
     finished = table.finished_ids()
     todo = [m for m in models if m["id"] not in finished]
@@ -237,21 +221,45 @@ def run_sweep(directory, models: list[dict], definition: dict, *, address=None, 
 
 
 def _recorder(table: ResultsTable, models: dict, total: int, progress: bool | None):
-    """A Tune callback: a table row per finished trial, retries counted, and a progress bar."""
+    """A Tune callback: a table row per finished trial, retries counted, and progress on stderr:
+    progress None shows a bar on a terminal and plain lines off one (a log file would otherwise
+    hold nothing between the header and the summary); True a bar; False nothing."""
     from ray.tune import Callback
     from tqdm import tqdm
+
+    on_terminal = sys.stderr.isatty()
 
     class Recorder(Callback):
         def __init__(self):
             self.attempts, self.failures = {}, 0
-            self.bar = tqdm(total=total, initial=len(table.finished_ids()), unit="model", file=sys.stderr,
-                            dynamic_ncols=True, disable=(not sys.stderr.isatty()) if progress is None else not progress)
+            self.done = self.earlier = len(table.finished_ids())
+            self.lines = progress is None and not on_terminal
+            self.bar = tqdm(total=total, initial=self.done, unit="model", file=sys.stderr, dynamic_ncols=True,
+                            disable=not (on_terminal if progress is None else progress))
             self.bar.set_postfix(failed=0, refresh=False)
+            self.start = self.last_line = self.last_finish = time.monotonic()
 
         def finish(self, trial, record: dict) -> None:
             model_id = trial.config["model"]
             table.add(result_row(models[model_id], record, self.attempts.get(model_id, 0) + 1))
+            self.done += 1
             self.bar.update(1)
+            self.report(finished=True)
+
+        def report(self, finished: bool) -> None:
+            """A line every PROGRESS_EVERY seconds, and at each finished model when models finish
+            less often than that."""
+            now = time.monotonic()
+            due = now - self.last_line >= PROGRESS_EVERY or (finished and now - self.last_finish >= PROGRESS_EVERY)
+            if finished:
+                self.last_finish = now
+            if due and self.lines:
+                self.last_line = now
+                print(progress_line(self.done, total, self.failures, now - self.start, self.done - self.earlier),
+                      file=sys.stderr, flush=True)
+
+        def on_step_end(self, iteration, trials, **info):
+            self.report(finished=False)
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             self.finish(trial, json.loads(result["record"]))
@@ -265,6 +273,24 @@ def _recorder(table: ResultsTable, models: dict, total: int, progress: bool | No
             self.finish(trial, {"status": "failed", "reason": _error_summary(trial)})
 
     return Recorder()
+
+
+def progress_line(done: int, total: int, failed: int, elapsed: float, trained: int) -> str:
+    """Progress as one plain line, e.g. `12 of 66 models done, 0 failed, 4m10s elapsed, ~18m45s left`:
+    the time left at the rate of this run (`trained` models in `elapsed` seconds), once it has one."""
+    line = f"{done} of {total} models done, {failed} failed, {_duration(elapsed)} elapsed"
+    if trained and done < total:
+        line += f", ~{_duration(elapsed / trained * (total - done))} left"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _error_summary(trial) -> str:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import record_function
 
-from .cpu_layout import available_cpus, thread_counts
+from .cpus import available_cpus, thread_counts
 from .data import Dataset
 from .model import build_model, set_drop_path
 from .recipe import Recipe
@@ -30,6 +30,9 @@ from .spec import ModelSpec
 # The phases of a training job, as torch.profiler regions (benchmarks/bench_breakdown.py reads them;
 # so does any profile a user takes of train()).
 PHASES = {phase: f"designspace.{phase}" for phase in ("batch", "forward", "backward", "optimizer", "evaluate")}
+# Seconds between the plain progress lines printed during an epoch when stderr is not a terminal
+# (a log file gets no live display, and a long epoch would otherwise look like a hang).
+PROGRESS_EVERY = 20.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,9 @@ def train(spec: ModelSpec, dataset: Dataset, recipe: Recipe = Recipe(), engine: 
           progress: bool | None = None) -> dict:
     """Train `spec` on `dataset`; return the result record (status ok, diverged or failed).
 
-    A spec that does not fit the dataset's images or classes is a ValueError before training.
+    progress (default: when stderr is a terminal) prints a line per epoch on stderr, and off a
+    terminal also a line every PROGRESS_EVERY seconds within an epoch. A spec that does not fit
+    the dataset's images or classes is a ValueError before training.
     """
     check_compatible(spec, dataset)
     dataset = dataset.resized(spec.resolution)
@@ -170,11 +175,12 @@ def _run(spec, dataset, recipe, engine, device, record, progress) -> None:
                                 nesterov=recipe.nesterov and recipe.momentum > 0)
     step_model = torch.compile(model) if engine.compile else model
     train_seconds, images_seen, step = 0.0, 0, 0
+    heartbeat = _Heartbeat(recipe.epochs, batches) if progress and not sys.stderr.isatty() else None
     for epoch in range(recipe.epochs):
         model.train()
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
-        for images, labels in batches.epoch():
+        for done, (images, labels) in enumerate(batches.epoch(), 1):
             with record_function(PHASES["forward"]), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 loss = F.cross_entropy(step_model(images), labels, label_smoothing=recipe.label_smoothing)
             with record_function(PHASES["backward"]):
@@ -187,6 +193,8 @@ def _run(spec, dataset, recipe, engine, device, record, progress) -> None:
                 optimizer.step()
                 loss_sum += loss.detach() * len(labels)
             step += 1
+            if heartbeat is not None:
+                heartbeat(epoch, done, epoch_start)
         train_loss = float(loss_sum) / len(batches.labels)  # the epoch's one host sync
         train_seconds += time.perf_counter() - epoch_start
         images_seen += len(batches.labels)
@@ -206,6 +214,26 @@ def _run(spec, dataset, recipe, engine, device, record, progress) -> None:
     record["final_error"] = record["test_error"][-1] if record["status"] == "ok" else None
     record["best_error"] = min(errors) if errors else None
     record["images_per_second"] = images_seen / train_seconds if train_seconds else 0.0
+
+
+class _Heartbeat:
+    """Plain progress lines within epochs (epoch, batches done of total, img/s, elapsed) every
+    PROGRESS_EVERY seconds, for a log file. It reads only the host clock: no device sync."""
+
+    def __init__(self, epochs: int, batches: Batches):
+        self.epochs, self.batches = epochs, batches
+        self.start = time.perf_counter()
+        self.next_line = self.start + PROGRESS_EVERY
+
+    def __call__(self, epoch: int, done: int, epoch_start: float) -> None:
+        now = time.perf_counter()
+        if now < self.next_line:
+            return
+        self.next_line = now + PROGRESS_EVERY
+        images = min(done * self.batches.batch_size, len(self.batches.labels))
+        print(f"epoch {epoch + 1}/{self.epochs}  batch {done}/{self.batches.steps_per_epoch}  "
+              f"{images / max(now - epoch_start, 1e-9):,.0f} img/s  {now - self.start:.0f} s elapsed",
+              file=sys.stderr, flush=True)
 
 
 @torch.no_grad()

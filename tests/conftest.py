@@ -47,12 +47,16 @@ class RayHead:
         return Path(self.temp_dir) / "cache"
 
     def processes(self) -> dict[int, bytes]:
-        """pid -> command line of this cluster's live processes."""
-        found, mark = {}, f"XDG_CACHE_HOME={self.cache_home}".encode()
+        """pid -> command line of this cluster's live processes: by session and environment, or,
+        for agents that retitled themselves over both, by their log files open in its temp dir."""
+        from designspace.ray_connection import session_processes
+
+        found, mark, holding = {}, f"XDG_CACHE_HOME={self.cache_home}".encode(), set(session_processes(self.temp_dir))
         for entry in Path("/proc").iterdir():
             try:
-                if (entry.name.isdigit() and os.getsid(int(entry.name)) == self.session
-                        and mark in (entry / "environ").read_bytes().split(b"\0")):  # a zombie's is empty
+                if entry.name.isdigit() and os.getsid(int(entry.name)) == self.session and (
+                        int(entry.name) in holding
+                        or mark in (entry / "environ").read_bytes().split(b"\0")):  # a zombie's is empty
                     found[int(entry.name)] = (entry / "cmdline").read_bytes()
             except OSError:  # gone meanwhile, or not ours to read
                 continue

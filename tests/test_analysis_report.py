@@ -289,6 +289,9 @@ run = "designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}"
     out, _ = capsys.readouterr()
     assert out.startswith(f"designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}  # ") and "(40 models, " in out
     cli("study", study, "-o", tmp_path / "s.html")
+    err = capsys.readouterr().err  # a report takes a while: each part is announced as it begins
+    assert err.startswith("report of 1 sweep: the summary (0 s)\nreport: ablations and verdicts (")
+    assert "report: EDFs (" in err and "report: done (" in err
     page = (tmp_path / "s.html").read_text()
     assert "<h1>RegNetX against AnyNetX_E</h1>" in page and "A test study." in page
     assert f"designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}" in page
@@ -322,7 +325,8 @@ def test_shipped_studies_name_valid_feasible_sweeps():
     from designspace.analysis.ablation import FACTORS
     from designspace.analysis.edf import MIN_TEST_MODELS
     from designspace.analysis.load import derive
-    from designspace.cli import build_parser, space_for_dataset
+    from designspace.cli import build_parser
+    from designspace.options import space_for_dataset
 
     studies = sorted((ROOT / "analysis").glob("*.toml"))
     assert {"anynet_refinements", "regnet_vs_anynet", "swish_vs_relu", "depth", "bottleneck", "se",

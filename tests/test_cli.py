@@ -28,7 +28,7 @@ def test_headline_sample_command_is_reproducible(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert a.stat().st_mode & 0o777 == 0o666 & ~umask  # written atomically, with the usual permissions
-    assert "sampled 500 unique regnetx models" in result.stderr
+    assert "sampled 500 unique regnetx models" in result.stdout  # the result; progress and notes go to stderr
     lines = [json.loads(line) for line in a.read_text().splitlines()]
     assert len(lines) == 500
     assert set(lines[0]) == {"id", "space", "seed", "index", "sample", "spec", "complexity"}
@@ -59,7 +59,7 @@ def test_tables_by_extension_read_back_as_the_same_records(tmp_path, suffix):
         (["sample", "--space", "regnetx", "--n", 5, "-o", "{tmp}/x.txt"], "use one of .jsonl, .csv, .parquet"),
         (["sample", "--space", "{tmp}/bad.toml", "--n", 5, "-o", "{tmp}/x.jsonl"], "not valid TOML"),
         (["complexity", "{tmp}/missing.yaml"], "no such file"),
-        (["complexity", "{tmp}/bad.toml"], "expected a pycls YAML"),
+        (["complexity", "{tmp}/bad.toml"], "not valid JSON"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
@@ -97,6 +97,16 @@ def test_complexity_of_a_pycls_yaml_and_a_spec_json(tmp_path):
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(record["spec"]))
     assert json.loads(run("complexity", spec_file, "--json").stdout) == record["complexity"]
+
+
+def test_complexity_of_every_model_of_a_samples_file_or_of_one(tmp_path):
+    samples = tmp_path / "s.jsonl"
+    run("sample", "--space", "regnetx", "--n", 3, "--seed", 4, "-o", samples)
+    records = read_samples(samples)
+    listed = [json.loads(line) for line in run("complexity", samples, "--json").stdout.splitlines()]
+    assert listed == [{"id": r["id"], **r["complexity"]} for r in records]
+    assert [line.split()[0] for line in run("complexity", samples).stdout.splitlines()] == [r["id"] for r in records]
+    assert json.loads(run("complexity", samples, "--index", 2, "--json").stdout) == records[2]["complexity"]
 
 
 def test_spaces_lists_the_shipped_spaces():
@@ -146,7 +156,7 @@ def test_train_a_spec_file_with_progress_lines(tmp_path):
         (["train", "--dataset", "synthetic"], "give --spec FILE or --space NAME"),
         (["train", "--space", "regnetx", "--dataset", "cifar10", "--data-dir", "{tmp}"], "CIFAR-10 not found"),
         (["train", "--space", "regnetx", "--dataset", "synthetic", "--threads", "many"], "--threads"),
-        (["train", "--space", "regnetx", "--dataset", "synthetic", "--lr", "-1"], "recipe.lr"),
+        (["train", "--space", "regnetx", "--dataset", "synthetic", "--lr", "-1"], "argument --lr: '-1' is out of range; expected a number > 0"),
     ],
 )
 def test_train_bad_input_is_one_line(tmp_path, args, message):

@@ -1,11 +1,13 @@
 """The CPU layout of sweeps: candidates, a real probe on this machine, the per-machine cache, overrides."""
 
 import json
+import time
 
 import pytest
 
 from designspace import cpu_layout
-from designspace.cpu_layout import Layout, available_cpus, fastest_layout, layouts, machine_key
+from designspace.cpu_layout import Layout, fastest_layout, layouts, machine_key, trustworthy
+from designspace.cpus import available_cpus
 from designspace.sweep import choose_layout
 
 
@@ -66,6 +68,24 @@ def test_another_machine_or_a_broken_file_is_a_cache_miss(probed, monkeypatch, t
     for path in (other, broken):
         with pytest.raises(Measured):
             fastest_layout(cache=path)
+
+
+def test_an_old_or_implausible_measurement_is_taken_again(monkeypatch, tmp_path):
+    measured = "2026-01-01T00:00:00"
+    now = time.mktime(time.strptime(measured, cpu_layout.TIME_FORMAT))
+    calm = {"jobs": 2, "threads": 1, "images_per_second": {"2x1": 353.0, "1x2": 177.0}, "measured": measured}
+    assert trustworthy(calm, 2, now=now + 86400)
+    assert not trustworthy(calm, 2, now=now + (cpu_layout.MAX_AGE_DAYS + 1) * 86400)
+    # a probe beside a busy process once cached this: 1 job x 2 threads at 27 img/s against 353
+    busy = {**calm, "images_per_second": {"2x1": 353.0, "1x2": 27.0}}
+    assert trustworthy(busy, 2, now=now + 60)  # a machine that stays busy is not probed before every sweep
+    assert not trustworthy(busy, 2, now=now + cpu_layout.RETRY_IMPLAUSIBLE + 1)
+    assert not trustworthy({k: v for k, v in busy.items() if k != "measured"}, 2)  # undated: no grace
+    stale = tmp_path / "busy.json"
+    stale.write_text(json.dumps({machine_key(available_cpus()): busy}))
+    monkeypatch.setattr(cpu_layout, "measure", no_measuring)
+    with pytest.raises(Measured):
+        fastest_layout(cache=stale)
 
 
 def test_one_cpu_needs_no_probe(tmp_path, monkeypatch):

@@ -14,8 +14,10 @@ import pytest
 import designspace.estimate as estimate_module
 from designspace import cpu_layout
 from designspace.analysis.study import load_study
-from designspace.cli import build_parser, dataset_from, main, sweep_models
-from designspace.cpu_layout import available_cpus, layouts, machine_key
+from designspace.cli import build_parser, main
+from designspace.options import dataset_from, sweep_models
+from designspace.cpu_layout import layouts, machine_key
+from designspace.cpus import available_cpus
 from designspace.estimate import EVAL_COST, duration, estimate, estimate_sweep, probe_flops, sweep_speed
 from designspace.results import ResultsTable, result_row
 

@@ -14,9 +14,11 @@ import pytest
 from conftest import HEAD_CPUS
 
 import designspace as ds
-from designspace.cpu_layout import available_cpus, cluster_layout, layouts, machine_key
+from designspace.cpu_layout import cluster_layout, layouts, machine_key
+from designspace.cpus import available_cpus
+from designspace.ray_connection import connect
 from designspace.results import read_results, summary
-from designspace.sweep import connect, definition_for, run_sweep
+from designspace.sweep import definition_for, run_sweep
 from designspace.train import Recipe
 
 DESIGNSPACE = [sys.executable, "-m", "designspace"]
@@ -140,7 +142,9 @@ def test_resume_after_the_driver_is_killed_finishes_each_model_exactly_once(ray_
     assert 3 <= len(before) < 10
     refused = run(*args, check=False)  # without --resume nothing is touched
     assert refused.returncode == 2 and "add --resume" in refused.stderr
-    run(*args, "--resume")
+    mixed = run("sweep", "--resume", out, "--epochs", 12, check=False)  # the recorded recipe is the sweep's
+    assert mixed.returncode == 2 and "drop --epochs" in mixed.stderr
+    run("sweep", "--resume", out, "--address", ray_cluster)  # the directory alone says what to finish
     after = pd.read_parquet(out / "results.parquet")
     assert len(after) == 10 and after["id"].is_unique and (after["status"] == "ok").all()
     kept = after.set_index("id").loc[before["id"]]
@@ -217,5 +221,5 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(ray_cluster, tmp_path):
     time.sleep(2)
     driver.send_signal(signal.SIGINT)
     out, err = driver.communicate(timeout=120)
-    assert driver.returncode == 130 and "--resume" in err and "Traceback" not in err
-    assert "of 6 models trained" in out
+    assert driver.returncode == 130 and f"designspace sweep --resume {tmp_path / 's'}" in err
+    assert "Traceback" not in err and "of 6 models trained" in out

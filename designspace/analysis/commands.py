@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 
+from ..output_files import check_writable
 from .ablation import FACTOR_KEYS
 from .fits import SAMPLE, TOP
 from .load import COMPLEXITY, METRICS
@@ -18,7 +19,7 @@ SOURCES_HELP = "sweep directories (DIR/results.parquet), results .parquet files,
 
 def register(commands) -> None:
     """Add `report`, `edf`, `study` and `fidelity` to the `designspace` subparsers."""
-    from ..cli import positive_int, window
+    from ..options import positive_int, window
 
     def comparison_options(parser):
         parser.add_argument("--metric", choices=METRICS, default="best_error",
@@ -110,7 +111,7 @@ def cmd_report(args) -> None:
     report.check_output(args.output)
     path = report.write(args.sweeps, args.output, metric=args.metric, normalize=args.normalize, bins=args.bins,
                         complexity_range=_range(args.complexity_range), seed=args.seed, top=args.top,
-                        fit_sample=args.fit_sample or None, ablations=_ablations(args.ablations))
+                        fit_sample=args.fit_sample or None, ablations=_ablations(args.ablations), progress=True)
     print(f"wrote {path}", file=sys.stderr)
 
 
@@ -120,6 +121,7 @@ def cmd_edf(args) -> None:
     from .load import load_all
 
     plot.figure_format(args.output)
+    check_writable(args.output)
     sweeps = load_all(args.sweeps)
     for note in check_comparable(sweeps):
         print(f"note: {note}", file=sys.stderr)
@@ -153,6 +155,7 @@ def cmd_study(args) -> None:
     from .study import estimates, load_study, progress_text, run_study, run_sweeps, total_text
 
     study = load_study(args.file)
+    study.report_path(args.output)
     if args.commands or args.run_sweeps:
         found = estimates(study)
         for sweep, _, text in found:
@@ -167,7 +170,7 @@ def cmd_study(args) -> None:
         if args.commands:
             return
         run_sweeps(study)
-    path, study = run_study(args.file, args.output, seed=args.seed)
+    path, study = run_study(args.file, args.output, seed=args.seed, progress=True)
     for sweep in study.missing:
         print(f"missing {sweep.path}: {sweep.command}", file=sys.stderr)
     for sweep in study.unfinished:
@@ -182,6 +185,7 @@ def cmd_fidelity(args) -> None:
 
     if args.output:
         plot.figure_format(args.output)
+        check_writable(args.output)
     result = proxy_fidelity(load_all(args.sweeps), args.metric, args.seed)
     if result.empty:
         raise ValueError("; ".join(result.notes))

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ..recipe import Recipe
-from ..results import DEFINITION_FILE, RESULTS_FILE  # a designspace sweep's files (not pycls's sweep.json)
+# DEFINITION_FILE and RESULTS_FILE: a designspace sweep's files (not pycls's sweep.json)
+from ..results import DEFINITION_FILE, RESULTS_FILE, check_trained, read_definition
+from ..samples_io import read_table
 from ..spec import BOTTLENECK_BLOCKS, OPTIONAL_DEFAULTS, RESIDUAL_BLOCKS, inner_width
 
 METRICS = ("best_error", "final_error")
@@ -142,37 +144,28 @@ def _names(sweep: Sweep) -> list[str]:
 
 # ---------------------------------------------------------------------------- designspace
 def _designspace(table: Path, name: str, directory: Path) -> Sweep:
-    import pandas as pd
-
-    try:
-        frame = pd.read_parquet(table)
-    except Exception as e:  # pyarrow raises several types for files that are not parquet
-        raise ValueError(f"{table}: cannot be read as parquet ({type(e).__name__})") from None
+    frame = read_table(table)
     if len(frame) == 0:
         raise ValueError(f"{table}: the results table is empty (no model has finished yet?)")
+    check_trained(frame.columns, table)
     for column in ("id", "spec"):
         if column not in frame.columns:
             raise ValueError(f"{table}: no {column!r} column; is it a designspace results table? "
                              f"It has: {', '.join(map(str, frame.columns))}")
     if "status" not in frame.columns:
         frame["status"] = "ok"
-    definition_path = directory / DEFINITION_FILE
-    definition = None
     in_sweep_directory = table.name == RESULTS_FILE  # a loose .parquet file is its own source
-    if in_sweep_directory and definition_path.is_file():
-        try:
-            definition = json.loads(definition_path.read_text())
-        except json.JSONDecodeError:
-            definition = None
-    return Sweep(name, str(directory if in_sweep_directory else table), "designspace", derive(frame),
-                 definition if isinstance(definition, dict) else None)
+    definition = None
+    if in_sweep_directory and (directory / DEFINITION_FILE).is_file():
+        definition = read_definition(directory, required=())
+    return Sweep(name, str(directory if in_sweep_directory else table), "designspace", derive(frame), definition)
 
 
 def _from_json(path: Path, name: str | None) -> Sweep:
     try:
         data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError(f"{path}: not valid JSON") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON (truncated?): {e}") from None
     if isinstance(data, dict) and {"n", "models", "dataset", "recipe"} <= set(data):
         if (path.parent / RESULTS_FILE).is_file():
             return load(path.parent, name)

@@ -386,7 +386,7 @@ def figure_format(path) -> str:
 def save(fig, path) -> Path:
     """Write the figure as PNG or SVG, chosen by the extension."""
     path, fmt = Path(path), figure_format(path)
-    from ..samples_io import atomic_write
+    from ..output_files import atomic_write
 
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=DPI * 1.5 if fmt == "png" else DPI))
 

@@ -23,16 +23,16 @@ ones (their command plus --resume), each as `designspace sweep` would run it, th
 
 from __future__ import annotations
 
-import json
 import shlex
 import signal
+import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..results import DEFINITION_FILE, FINISHED, RESULTS_FILE
+from ..results import DEFINITION_FILE, FINISHED, RESULTS_FILE, read_definition
 from .ablation import FACTOR_KEYS
 from .load import COMPLEXITY, METRICS, load_all
 
@@ -65,7 +65,7 @@ class StudySweep:
             import pandas as pd
 
             finished = int(pd.read_parquet(self.path / RESULTS_FILE, columns=["status"])["status"].isin(FINISHED).sum())
-        total = json.loads((self.path / DEFINITION_FILE).read_text())["n"] if self.started else None
+        total = read_definition(self.path, required=("n",))["n"] if self.started else None
         return finished, total
 
     @property
@@ -88,8 +88,9 @@ class StudySweep:
             raise ValueError(f"sweep {self.name}: its run command must start with `designspace sweep`, "
                              f"got {self.run!r}")
         args = sweep_arguments(argv[1:])
-        if Path(args.output) != self.path:
-            raise ValueError(f"sweep {self.name}: its run command writes to {args.output}, not to its path {self.path}")
+        if not args.output or Path(args.output) != self.path:
+            raise ValueError(f"sweep {self.name}: its run command writes to {args.output or 'no -o DIR'}, not to its path "
+                             f"{self.path}")
         return args
 
 
@@ -110,6 +111,13 @@ class Study:
     def __post_init__(self):
         self.missing = [s for s in self.sweeps if not s.has_results]
         self.unfinished = [s for s in self.sweeps if s.has_results and not s.ready]
+
+    def report_path(self, output=None) -> Path:
+        """Where the report goes (-o, else the study's output, else FILE.html), checked to be
+        writable before any sweep runs or any report is built."""
+        from . import report
+
+        return report.check_output(output or self.output or f"{self.file.stem}.html")
 
     @property
     def todo(self) -> list[StudySweep]:
@@ -162,7 +170,7 @@ def load_study(path) -> Study:
                  normalize, metric, bins, ablations, _output(path, data.get("output")))
 
 
-def run_study(path, output=None, seed: int = 0) -> tuple[Path, Study]:
+def run_study(path, output=None, seed: int = 0, progress: bool = False) -> tuple[Path, Study]:
     """Report on the study's sweeps that have results (an unfinished one with a note saying so; the
     others are listed with their commands)."""
     from . import report
@@ -172,13 +180,13 @@ def run_study(path, output=None, seed: int = 0) -> tuple[Path, Study]:
     if not ready:
         raise ValueError(f"{study.file}: none of its {len(study.sweeps)} sweeps has results yet; "
                          f"`designspace study {study.file} --run` runs them, --commands prints them")
-    output = report.check_output(output or study.output or f"{study.file.stem}.html")
+    output = study.report_path(output)
     text = report.build(load_all([s.path for s in ready], [s.name for s in ready]), metric=study.metric,
                         normalize=study.normalize, bins=study.bins, seed=seed, ablations=study.ablations,
                         title=study.title, intro=study.description,
                         missing=[(s.name, s.command) for s in study.missing],
                         notes=[f"{s.name} is unfinished ({progress_text(s)}); `designspace study {study.file} --run` "
-                               "finishes it" for s in study.unfinished])
+                               "finishes it" for s in study.unfinished], progress=progress)
     return report.save(text, output), study
 
 
@@ -218,13 +226,13 @@ def total_text(found) -> str:
 
 
 def run_sweeps(study: Study) -> None:
-    """Start each missing sweep and resume each unfinished one, in the study's order, through the
-    CLI in this process (exactly as its command would run); stop at the first that does not
+    """Start each missing sweep and resume each unfinished one, in the study's order, exactly as
+    its command would run; stop at the first that does not
     finish: exit 130 after a Ctrl-C, saying how to resume, a ValueError after a failure."""
     todo = study.todo
     for i, sweep in enumerate(todo, 1):
         print(f"sweep {i} of {len(todo)}, {sweep.name}: {sweep.command}", file=sys.stderr, flush=True)
-        code = _run_in_process(shlex.split(sweep.command)[1:])
+        code = _run_designspace(shlex.split(sweep.command)[1:])
         if code == 130:
             print(f"study interrupted during sweep {sweep.name}; run `designspace study {study.file} --run` again "
                   "to resume it", file=sys.stderr)
@@ -234,27 +242,15 @@ def run_sweeps(study: Study) -> None:
                              f"`designspace study {study.file} --run` goes on")
 
 
-def _run_in_process(argv: list[str]) -> int:
-    """`designspace ARGV` in this process, as its exit code. Ray is stopped before and after, so
-    that every sweep connects where its own command says; Ctrl-C's handler is put back (Ray Tune
-    leaves its own installed after a run), so that a Ctrl-C between sweeps still stops the study."""
-    from ..cli import main
-
-    handler = signal.getsignal(signal.SIGINT)
-    _stop_ray()
-    try:
-        return main(argv)
-    except SystemExit as e:  # `designspace sweep` exits 130 when interrupted with models left
-        return e.code if isinstance(e.code, int) else 1
-    finally:
-        signal.signal(signal.SIGINT, handler)
-        _stop_ray()
-
-
-def _stop_ray() -> None:
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        ray.shutdown()
+def _run_designspace(argv: list[str]) -> int:
+    """`designspace ARGV` in a process of its own (its own Ray, its own signal handlers), as its
+    exit code. It runs in its own session, so a Ctrl-C reaches it once, passed on from here."""
+    child = subprocess.Popen([sys.executable, "-m", "designspace", *argv], start_new_session=True)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:  # the sweep stops cleanly and exits 130
+            child.send_signal(signal.SIGINT)
 
 
 def _output(path, output):

@@ -139,7 +139,7 @@ def _unfillable(base: Sweep, space: str, source: dict) -> str:
 
 def data_and_recipe_flags(dataset: dict, recipe: dict) -> list[str]:
     """The base sweep's data options and its non-default recipe, so the new sweep is comparable."""
-    from ..cli import RECIPE_FLAGS, RECIPE_SWITCHES
+    from ..options import RECIPE_FLAGS, RECIPE_SWITCHES
     from ..recipe import Recipe
 
     flags = []
