@@ -169,7 +169,7 @@ def test_run_interrupted_then_run_again_trains_only_what_is_left_and_reports(tmp
     prepare_cache(tmp_path / "xdg")
     first, second = tmp_path / "first", tmp_path / "second"
     study = write_study(tmp_path / "s.toml", [("First", first, f"{TINY} --n 2 --epochs 1"),
-                                              ("Second", second, f"{TINY} --n 6 --seed 1 --epochs 4")])
+                                              ("Second", second, f"{TINY} --n 6 --seed 1 --epochs 12")])
     command = [*DESIGNSPACE, "study", study, "--run", "-o", tmp_path / "report.html"]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 300

@@ -244,13 +244,14 @@ def run_sweeps(study: Study) -> None:
 
 def _run_designspace(argv: list[str]) -> int:
     """`designspace ARGV` in a process of its own (its own Ray, its own signal handlers), as its
-    exit code. It runs in its own session, so a Ctrl-C reaches it once, passed on from here."""
+    exit code. It runs in its own session, so a Ctrl-C reaches it once: passed on from here at
+    once, and the sweep stops cleanly and exits 130."""
     child = subprocess.Popen([sys.executable, "-m", "designspace", *argv], start_new_session=True)
-    while True:
-        try:
-            return child.wait()
-        except KeyboardInterrupt:  # the sweep stops cleanly and exits 130
-            child.send_signal(signal.SIGINT)
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: child.send_signal(signal.SIGINT))
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def _output(path, output):
