@@ -220,7 +220,7 @@ def _recorded_sweep(args):
     """The sweep recorded in the --resume DIR (its sweep.json and samples.jsonl), as _new_sweep
     returns it; only the where-to-run options may be given with it."""
     from .options import SWEEP_DEFINING, load_recorded_dataset, sweep_parser
-    from .results import DEFINITION_FILE, read_definition
+    from .results import DEFINITION_FILE, DEFINITION_KEYS, read_definition
     from .samples_io import read_samples
     from .sweep import SAMPLES_FILE
 
@@ -239,7 +239,7 @@ def _recorded_sweep(args):
         raise ValueError(f"{samples} is missing, so the sweep's models are unknown; rerun the original command "
                          f"with -o {directory} --resume")
     models = read_samples(samples)
-    recorded = {key: definition[key] for key in ("n", "models", "dataset", "recipe", "source")}
+    recorded = {key: definition[key] for key in DEFINITION_KEYS}
     dataset = load_recorded_dataset(definition["dataset"], origin=str(directory / DEFINITION_FILE))
     return str(directory), models, recorded, dataset
 
