@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from .options import (Parser, add_context, add_data, add_recipe, add_sweep_arguments, add_windows, dataset_from,
-                      number, positive_int, recipe_from, seed, space_for_dataset, threads, window)
+from .options import (CONTEXT_FLAGS, Parser, add_context, add_data, add_recipe, add_sweep_arguments, add_windows,
+                      dataset_from, number, positive_int, recipe_from, seed, space_for_dataset, threads, window)
 from .units import si
 
 
@@ -141,6 +141,9 @@ def cmd_train(args) -> None:
     engine.resolve_device()
     dataset = dataset_from(args)
     spec = _training_spec(args, dataset)
+    note = recipe.initialisation_note([spec.to_dict()])
+    if note:
+        print(note, file=sys.stderr)
     if not args.json:
         print(f"training on {dataset.describe()}", file=sys.stderr)
     record = train(spec, dataset, recipe, engine, progress=not args.json)
@@ -161,6 +164,11 @@ def _training_spec(args, dataset):
     if args.spec:
         if args.space:
             raise ValueError("give either --spec or --space, not both")
+        shaping = [name for name in (*CONTEXT_FLAGS, "flops") if getattr(args, name) is not None]
+        if shaping:
+            flags = ", ".join("--" + name.replace("_", "-") for name in shaping)
+            raise ValueError(f"{flags} shape(s) models drawn with --space; a --spec model is trained as written, "
+                             "so edit the spec (or draw the model with --space) instead")
         models = _read_models(Path(args.spec))
         if args.index is None and len(models) > 1:
             raise ValueError(f"--spec {args.spec} holds {len(models)} models; choose one with --index N "
@@ -213,6 +221,9 @@ def _new_sweep(args):
     recipe = recipe_from(args)
     dataset = dataset_from(args)
     models, source = sweep_models(args, dataset)
+    note = recipe.initialisation_note([m["spec"] for m in models])
+    if note:
+        print(note, file=sys.stderr)
     return args.output, models, definition_for(models, dataset_options(args), asdict(recipe), source), dataset
 
 

@@ -48,6 +48,8 @@ CASES = {
     "unknown dataset": (["train", "--space", "regnetx", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
     "spec and space": ([*TRAIN, "--spec", "models.jsonl"], "give either --spec or --space, not both"),
     "several models, no index": (["train", "--spec", "models.jsonl", *SYNTHETIC], "holds 3 models; choose one with --index N"),
+    "a spec with a space's override": (["train", "--spec", "models.jsonl", "--index", 0, "--activation", "silu",
+                                         *SYNTHETIC], "--activation shape(s) models drawn with --space"),
     "index beyond the file": (["train", "--spec", "models.jsonl", "--index", 3, *SYNTHETIC],
                               "--index 3: models.jsonl holds 3 model(s), numbered 0 to 2"),
     "index without a spec": ([*TRAIN, "--index", 1], "--index N picks a model of a --spec samples file"),

@@ -38,6 +38,26 @@ def test_zero_init_of_the_final_bn_makes_residual_blocks_start_as_identity():
     assert all(float(b.body[-1].weight.detach().abs().sum()) > 0 for b in default.modules() if isinstance(b, Block))
 
 
+def test_a_zero_initialised_block_is_the_identity_with_relu_but_not_with_silu():
+    """Why Recipe.initialisation_note exists: ReLU is idempotent on ReLU outputs, Swish is not."""
+    x = torch.relu(torch.randn(2, 32, 14, 14))  # what the previous block hands on
+    for activation, identity in (("relu", True), ("silu", False)):
+        model = ds.build_model(SPEC.replace(activation=activation), zero_init_final_bn=True).eval()
+        second = [m for m in model.modules() if isinstance(m, Block)][-1]  # 32 -> 32, no projection
+        assert torch.equal(second(x), x) is identity
+
+
+def test_the_initialisation_note_names_swish_after_the_add_under_zero_init():
+    from designspace.recipe import Recipe
+
+    silu = SPEC.replace(activation="silu").to_dict()
+    assert "--no-zero-init" in Recipe().initialisation_note([SPEC.to_dict(), silu])
+    assert Recipe(zero_init_final_bn=False).initialisation_note([silu]) is None
+    assert Recipe().initialisation_note([SPEC.to_dict()]) is None
+    assert Recipe().initialisation_note([{**silu, "preactivation": True}]) is None
+    assert Recipe().initialisation_note([{**silu, "block_type": "vanilla_block"}]) is None
+
+
 def test_linear_block_skips_only_when_shapes_match():
     spec = SPEC.replace(block_type="res_bottleneck_linear_block", bottleneck_ratios=[0.25, 0.25], group_widths=[1, 1])
     blocks = [m for m in ds.build_model(spec).modules() if isinstance(m, Block)]
