@@ -197,7 +197,8 @@ def cmd_sweep(args) -> None:
     try:
         table = run_sweep(directory, models, definition, address=args.address, cpus_per_trial=args.cpus_per_trial,
                           gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
-                          retries=args.retries, resume=bool(args.resume))
+                          retries=args.retries, resume=bool(args.resume), data=dataset,
+                          data_on_nodes=args.data_on_nodes)
     except KeyboardInterrupt:  # before the trials started (Ray still starting): sweep.json is there to resume
         if not (Path(directory) / DEFINITION_FILE).is_file():
             raise

@@ -11,7 +11,8 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 DATASETS = ("fashion-mnist", "cifar10", "cifar100", "imagefolder", "synthetic")
+TENSORS = ("train_images", "train_labels", "test_images", "test_labels")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,23 @@ class Dataset:
     @property
     def resolution(self) -> int:
         return int(self.train_images.shape[2])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in TENSORS)
+
+    def to_arrays(self) -> dict:
+        """The dataset as numpy arrays and plain fields, which Ray's object store holds once per
+        node and hands to every worker there without a copy (a sweep ships its data this way)."""
+        return {f.name: getattr(self, f.name).numpy() if f.name in TENSORS else getattr(self, f.name)
+                for f in fields(self)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "Dataset":
+        """The dataset of to_arrays, its tensors sharing the (read-only) arrays' memory."""
+        with warnings.catch_warnings():  # the object store's arrays are read-only; training only reads them
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return cls(**{k: torch.from_numpy(v) if k in TENSORS else v for k, v in arrays.items()})
 
     def subset(self, train: int | None = None, test: int | None = None, seed: int = 0) -> "Dataset":
         """A seeded random subset of the train and/or test split (for quick CPU studies)."""

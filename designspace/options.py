@@ -171,6 +171,9 @@ def add_sweep_arguments(parser) -> None:
     where.add_argument("--gpus-per-trial", type=number(0), default=0,
                        help="GPUs per model; fractions share a GPU")
     where.add_argument("--max-concurrent", type=positive_int, help="at most this many models at once")
+    where.add_argument("--data-on-nodes", action="store_true",
+                       help="each node reads the data from --data-dir's path on its own disk (default: the data "
+                            "travels from here through Ray's object store)")
     where.add_argument("--retries", type=number(0, integer=True), default=2,
                        help="retries of a failed trial (default 2)")
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="DIR",

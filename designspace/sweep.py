@@ -3,9 +3,10 @@
 The same code runs on a laptop (a local Ray instance started here, on the loopback address)
 and on a cluster (`--address`, a head node started with `ray start --head`). A sweep directory
 holds sweep.json (what the sweep is: models, dataset, recipe), samples.jsonl (its models) and
-results.parquet (one row per finished model, rewritten atomically after each trial). Resuming
-reads the table and trains only what has no row yet, so an interrupted sweep (Ctrl-C, a killed
-driver, a lost worker) finishes without training any model twice.
+the results table (results.py: a row appended per finished model). Resuming reads the table and
+trains only what has no row yet, so an interrupted sweep (Ctrl-C, a killed driver, a lost
+worker) finishes without training any model twice. The dataset travels from the driver to the
+workers through Ray's object store, so that no node needs the data on disk.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from pathlib import Path
 
 from .cpu_layout import cluster_layout, fastest_layout
 from .cpus import available_cpus
+from .options import load_recorded_dataset
 from .output_files import atomic_write
 from .ray_connection import connect
 from .results import DEFINITION_FILE, ResultsTable, read_definition, result_row
 from .samples_io import write_samples
+from .units import si
 
 SAMPLES_FILE = "samples.jsonl"
+SHIP_FRACTION = 0.5  # of a node's object store, at most, for the shipped dataset
 PROGRESS_EVERY = 30.0  # seconds between plain progress lines when stderr is not a terminal (a log file)
 
 
@@ -124,6 +128,18 @@ def check_resources(ray, cpus_per_trial: float, gpus_per_trial: float) -> None:
                      "a model; lower --cpus-per-trial or --gpus-per-trial")
 
 
+def shippable(ray, dataset) -> dict:
+    """The dataset as the trials receive it through Ray's object store (one copy per node, shared
+    by its workers), or ValueError when it would crowd out the smallest node's store."""
+    stores = [n["Resources"].get("object_store_memory", 0) for n in ray.nodes() if n.get("Alive")]
+    room = SHIP_FRACTION * min(stores, default=0)
+    if dataset.nbytes > room:
+        raise ValueError(f"the dataset is {si(dataset.nbytes)}B in memory, more than {SHIP_FRACTION:.0%} of the smallest "
+                         f"node's Ray object store ({si(min(stores, default=0))}B), so it cannot travel with the sweep; "
+                         "copy it to every node at the same path and add --data-on-nodes")
+    return dataset.to_arrays()
+
+
 def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float, cluster=None) -> dict:
     """CPUs (and torch threads) per trial and why, as sweep.json records it: as given, one per GPU
     trial, or by default the fastest layout (measured once, then cached) of this machine or, given
@@ -148,31 +164,39 @@ def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float, cluster=N
 # --------------------------------------------------------------------------------- trials
 @functools.lru_cache(maxsize=2)
 def _dataset(options_json: str):
-    """Loaded once per worker process (Tune reuses actors across trials)."""
-    from .options import load_recorded_dataset
-
+    """With --data-on-nodes: loaded once per worker process (Tune reuses actors across trials)."""
     return load_recorded_dataset(json.loads(options_json))
 
 
-def run_trial(config: dict, models: dict, dataset: dict, recipe: dict, engine: dict) -> None:
-    """Tune trainable: train one model and report its record; a failed job raises, so Tune retries it."""
+def run_trial(config: dict, models: dict, data: dict | None, dataset: dict, recipe: dict, engine: dict) -> None:
+    """Tune trainable: train one model and report its record; a failed job raises, so Tune retries it.
+    `data` is the shipped dataset (Dataset.to_arrays); None reads `dataset` from this node's disk."""
+    import ray
     from ray import tune
 
+    from .data import Dataset
     from .spec import ModelSpec
     from .train import Engine, Recipe, train
 
-    record = train(ModelSpec.from_dict(models[config["model"]]["spec"]), _dataset(json.dumps(dataset, sort_keys=True)),
-                   Recipe(**recipe), Engine(**engine), progress=False)
+    images = Dataset.from_arrays(data) if data is not None else _dataset(json.dumps(dataset, sort_keys=True))
+    record = train(ModelSpec.from_dict(models[config["model"]]["spec"]), images, Recipe(**recipe), Engine(**engine),
+                   progress=False)
     if record["status"] == "failed":
         raise RuntimeError(record["reason"])
+    record["node"] = ray.get_runtime_context().get_node_id()
     tune.report({"record": json.dumps(record)})
 
 
 # ---------------------------------------------------------------------------------- sweep
 def run_sweep(directory, models: list[dict], definition: dict, *, address=None, cpus_per_trial: float | None = None,
               gpus_per_trial: float = 0, max_concurrent: int | None = None, retries: int = 2,
-              resume: bool = False, progress: bool | None = None) -> ResultsTable:
+              resume: bool = False, progress: bool | None = None, data=None,
+              data_on_nodes: bool = False) -> ResultsTable:
     """Train every model of the sweep that has no finished row yet; return the results table.
+
+    The dataset (`data`, else loaded here from the definition) travels to the workers through
+    Ray's object store, so that no node needs a copy; data_on_nodes: each worker reads it from
+    the recorded path on its own node instead (for data too large to ship).
 
     cpus_per_trial None: the fastest CPU layout (cpu_layout) of this machine, chosen before Ray
     starts so that the probe has the CPUs to itself, or with an address, of the cluster's largest
@@ -191,14 +215,15 @@ def run_sweep(directory, models: list[dict], definition: dict, *, address=None, 
     layout = layout or choose_layout(cpus_per_trial, gpus_per_trial, cluster=ray)
     cpus_per_trial = layout["cpus_per_trial"]
     check_resources(ray, cpus_per_trial, gpus_per_trial)
+    shipped = None if data_on_nodes else shippable(ray, data or load_recorded_dataset(definition["dataset"]))
     print(f"CPU layout: {layout['why']}", file=sys.stderr)
     create_directory(directory, {**definition, "layout": layout}, models)
     from ray import tune
 
     engine = {"device": "cuda" if gpus_per_trial > 0 else "cpu", "threads": max(1, int(cpus_per_trial))}
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, models={m["id"]: m for m in todo}, dataset=definition["dataset"],
-                             recipe=definition["recipe"], engine=engine),
+        tune.with_parameters(run_trial, models={m["id"]: m for m in todo}, data=shipped,
+                             dataset=definition["dataset"], recipe=definition["recipe"], engine=engine),
         {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
     )
     recorder = _recorder(table, {m["id"]: m for m in todo}, len(models), progress)
@@ -217,6 +242,7 @@ def run_sweep(directory, models: list[dict], definition: dict, *, address=None, 
         tuner.fit()
     finally:
         recorder.bar.close()
+        table.close()
     return table
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,8 +17,10 @@ from conftest import HEAD_CPUS
 import designspace as ds
 from designspace.cpu_layout import cluster_layout, layouts, machine_key
 from designspace.cpus import available_cpus
+from designspace.data import DEBIAN_FASHION_MNIST
+from designspace.options import load_recorded_dataset
 from designspace.ray_connection import connect
-from designspace.results import read_results, summary
+from designspace.results import has_rows, read_results, summary
 from designspace.sweep import definition_for, run_sweep
 from designspace.train import Recipe
 
@@ -133,25 +136,48 @@ def test_resume_after_the_driver_is_killed_finishes_each_model_exactly_once(ray_
     driver = subprocess.Popen([*DESIGNSPACE, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if (out / "results.parquet").exists() and len(pd.read_parquet(out / "results.parquet")) >= 3:
+        if has_rows(out) and len(read_results(out)) >= 3:  # the rows logged since the last compaction too
             break
         time.sleep(0.2)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    before = pd.read_parquet(out / "results.parquet")
+    before = read_results(out)
     assert 3 <= len(before) < 10
     refused = run(*args, check=False)  # without --resume nothing is touched
     assert refused.returncode == 2 and "add --resume" in refused.stderr
     mixed = run("sweep", "--resume", out, "--epochs", 12, check=False)  # the recorded recipe is the sweep's
     assert mixed.returncode == 2 and "drop --epochs" in mixed.stderr
     run("sweep", "--resume", out, "--address", ray_cluster)  # the directory alone says what to finish
-    after = pd.read_parquet(out / "results.parquet")
+    after = pd.read_parquet(out / "results.parquet")  # compacted at the end: pandas alone sees every row
     assert len(after) == 10 and after["id"].is_unique and (after["status"] == "ok").all()
     kept = after.set_index("id").loc[before["id"]]
     assert list(kept["wall_time"]) == list(before["wall_time"])  # finished models were not trained again
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="needs Debian's dataset-fashion-mnist (make data)")
+def test_the_data_travels_with_the_sweep_so_workers_need_no_copy(ray_cluster, tmp_path):
+    """The driver loads the data, then the folder disappears: the trials still train, on the copy
+    shipped through Ray's object store; told to read the data on the nodes, they cannot."""
+    folder = tmp_path / "fashion"
+    shutil.copytree(DEBIAN_FASHION_MNIST, folder)
+    options = {"name": "fashion-mnist", "data_dir": str(folder), "resolution": None, "train_subset": 256,
+               "test_subset": 128, "seed": 0}
+    data = load_recorded_dataset(options)
+    shutil.rmtree(folder)
+    space = ds.load_space("nds_resnet").with_context(resolution=28, in_channels=1, num_classes=10)
+    models = list(space.sample(2, seed=0, flops=(0, 10e6)))
+    definition = definition_for(models, options, asdict(Recipe(epochs=1)), {"space": "nds_resnet"})
+    run_sweep(tmp_path / "shipped", models, definition, address=ray_cluster, data=data, progress=False)
+    table = read_results(tmp_path / "shipped")
+    assert (table["status"] == "ok").all() and (table["train_images"] == 256).all()
+    assert table["node"].str.fullmatch("[0-9a-f]{56}").all()  # the Ray node that trained each model
+    run_sweep(tmp_path / "on_nodes", models, definition, address=ray_cluster, data=data, data_on_nodes=True,
+              retries=0, progress=False)
+    failed = read_results(tmp_path / "on_nodes")
+    assert (failed["status"] == "failed").all() and failed["reason"].str.contains("fashion does not exist").all()
+
+
 def test_without_an_address_a_sweep_starts_its_own_local_ray(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     result = run("sweep", *TINY_SPACE, "--n", 3, "--epochs", 1, "-o", tmp_path / "local", env=env)

@@ -19,13 +19,15 @@ from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 import designspace as ds
 import designspace.sweep as sweep
 from designspace.ray_connection import connect
 from designspace.results import ResultsTable, read_results
-from designspace.sweep import check_resources, definition_for, progress_line, run_sweep
+from designspace.data import synthetic
+from designspace.sweep import check_resources, definition_for, progress_line, run_sweep, shippable
 from designspace.train import Recipe
 
 DATASET = {"name": "synthetic", "data_dir": None, "resolution": 8, "train_subset": None, "test_subset": None, "seed": 0}
@@ -128,6 +130,15 @@ def test_a_trial_must_fit_on_one_live_node(nodes, cpus, gpus, message):
     else:
         with pytest.raises(ValueError, match=message):
             check_resources(cluster(*nodes), cpus, gpus)
+
+
+def test_a_dataset_too_large_for_the_smallest_object_store_is_refused_with_the_way_out():
+    data = synthetic(seed=0, resolution=8)
+    store = {"Alive": True, "Resources": {"CPU": 2, "object_store_memory": 4 * data.nbytes}}
+    assert shippable(SimpleNamespace(nodes=lambda: [store]), data)["train_images"].dtype == np.uint8
+    small = {"Alive": True, "Resources": {"CPU": 2, "object_store_memory": data.nbytes}}
+    with pytest.raises(ValueError, match="more than 50% of the smallest node's Ray object store.*--data-on-nodes"):
+        shippable(SimpleNamespace(nodes=lambda: [store, small]), data)
 
 
 # --------------------------------------------------------------------- the local instance's end
