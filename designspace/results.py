@@ -1,28 +1,39 @@
-"""The results table of a sweep: DIR/results.parquet, one row per trained model.
+"""The results table of a sweep: one row per trained model, in DIR/results.parquet and the rows
+appended to DIR/results.log.jsonl since the table was last compacted.
 
 Columns: the sampled model (id, space, seed, index, sample.NAME, flops, params, acts, spec as
 JSON) and its training record (status, reason, best_error, final_error, train_loss and
-test_error per epoch, epochs, wall_time, images_per_second, device, threads, dataset,
-train_images, test_images, recipe as JSON, attempts). The file is rewritten atomically after
-every finished trial, so pandas can read it at any moment of a sweep and a crash never leaves
-half a table.
+test_error per epoch, epochs, wall_time, images_per_second, device, threads, node (the Ray node
+id that trained it), dataset, train_images, test_images, recipe as JSON, attempts).
+
+Recording a model appends one line to the log (flushed to disk), so it costs the same at the
+10,000th model as at the first; the parquet file is rewritten from all rows (atomically, then the
+log is emptied) at most every COMPACT_EVERY seconds and when the sweep ends. A killed driver
+loses only the models in flight (a torn last line is skipped); read_results and the analysis
+readers always see both files as one table, and pandas reading results.parquet alone during a
+sweep sees it at most COMPACT_EVERY seconds late.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from pathlib import Path
 
 from .output_files import atomic_write, check_writable
 from .samples_io import flat_record, read_table
 
 RESULTS_FILE = "results.parquet"
+LOG_FILE = "results.log.jsonl"  # rows recorded since the last compaction into RESULTS_FILE
+COMPACT_EVERY = 30.0  # seconds between rewrites of RESULTS_FILE during a sweep
 DEFINITION_FILE = "sweep.json"  # what the sweep is (written by designspace.sweep)
 RECORD_COLUMNS = ("status", "reason", "best_error", "final_error", "train_loss", "test_error", "epochs", "wall_time",
-                  "images_per_second", "device", "threads", "dataset", "train_images", "test_images")
+                  "images_per_second", "device", "threads", "node", "dataset", "train_images", "test_images")
 FINISHED = ("ok", "diverged")  # a failed model is trained again by --resume
-TABLE_COLUMNS = ("id", "space", "index", "flops", *RECORD_COLUMNS)  # those this module reads
+LATER_COLUMNS = ("node",)  # added after the first release: older tables lack them
+TABLE_COLUMNS = ("id", "space", "index", "flops", *(c for c in RECORD_COLUMNS if c not in LATER_COLUMNS))
 TRAINED = ("status", "best_error", "final_error")  # a table with none of them holds no training results
 DEFINITION_KEYS = ("n", "models", "dataset", "recipe", "source")
 
@@ -39,28 +50,46 @@ def result_row(model: dict, record: dict, attempts: int) -> dict:
 
 
 class ResultsTable:
-    """The rows of one sweep directory, kept by model id and written atomically."""
+    """The rows of one sweep directory, kept by model id; add() appends, compact() rewrites."""
 
     def __init__(self, directory):
-        self.path = Path(directory) / RESULTS_FILE
+        self.directory = Path(directory)
+        self.path = self.directory / RESULTS_FILE
+        self.log = self.directory / LOG_FILE
         self.rows = {}
-        if self.path.exists():
-            for row in _read_table(self.path).to_dict("records"):
+        if has_rows(self.directory):
+            for row in read_results(self.directory).to_dict("records"):
                 row["train_loss"], row["test_error"] = _list(row["train_loss"]), _list(row["test_error"])
                 self.rows[row["id"]] = row
+        self.compacted = 0.0  # monotonic time of the last compaction; 0: the first row compacts at once
 
     def finished_ids(self) -> set[str]:
         return {i for i, row in self.rows.items() if row["status"] in FINISHED}
 
     def add(self, row: dict) -> None:
         self.rows[row["id"]] = row
-        self.write()
+        with open(self.log, "a") as log:
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+        if time.monotonic() - self.compacted >= COMPACT_EVERY:
+            self.compact()
 
-    def write(self) -> None:
+    def compact(self) -> None:
+        """Every row into RESULTS_FILE (atomically), then an empty log: a crash between the two
+        leaves rows in both files, which readers take once."""
         import pandas as pd
 
-        frame = pd.DataFrame(sorted(self.rows.values(), key=lambda r: r["index"]))
-        atomic_write(self.path, lambda tmp: frame.to_parquet(tmp, index=False))
+        if self.rows:
+            frame = pd.DataFrame(sorted(self.rows.values(), key=lambda r: r["index"]))
+            atomic_write(self.path, lambda tmp: frame.to_parquet(tmp, index=False))
+        self.log.unlink(missing_ok=True)
+        self.compacted = time.monotonic()
+
+    def close(self) -> None:
+        """Compact what the log holds (at the end of a sweep, or of its interrupted run)."""
+        if self.log.exists():
+            self.compact()
 
 
 def _list(values):
@@ -68,23 +97,53 @@ def _list(values):
                                         for v in values]
 
 
+def has_rows(directory) -> bool:
+    """Whether any model of the sweep at `directory` has been recorded."""
+    return (Path(directory) / RESULTS_FILE).is_file() or (Path(directory) / LOG_FILE).is_file()
+
+
 def read_results(directory):
-    """The results table of a sweep directory as a DataFrame."""
-    path = Path(directory) / RESULTS_FILE
-    if not path.is_file():
+    """The results table of a sweep directory as a DataFrame (compacted and logged rows)."""
+    if not has_rows(directory):
         raise ValueError(f"{directory}: no {RESULTS_FILE} here; is it a sweep directory (designspace sweep -o DIR)?")
-    return _read_table(path)
-
-
-def _read_table(path: Path):
-    """The table at `path`, or ValueError when it is not a results table (with every column read here)."""
-    frame = read_table(path)
+    path = Path(directory) / RESULTS_FILE
+    frame = read_rows(Path(directory))
     check_trained(frame.columns, path)
     missing = [c for c in TABLE_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path} lacks the column(s) {', '.join(missing)} of a results table; was it written by "
-                         "`designspace sweep`?")
+        raise ValueError(f"{path} lacks the column(s) {', '.join(missing)} of a results table; "
+                         "was it written by `designspace sweep`?")
     return frame
+
+
+def read_rows(directory: Path):
+    """RESULTS_FILE and the rows logged since, one row per id (the latest). The log is read first:
+    a compaction between the two reads then only repeats rows, never loses them."""
+    import pandas as pd
+
+    logged = _logged_rows(directory / LOG_FILE)
+    table = directory / RESULTS_FILE
+    frame = read_table(table) if table.is_file() else pd.DataFrame()
+    if not logged:
+        return frame
+    frame = pd.concat([frame, pd.DataFrame(logged)], ignore_index=True) if len(frame) else pd.DataFrame(logged)
+    frame = frame.drop_duplicates("id", keep="last").sort_values("index", kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _logged_rows(path: Path) -> list[dict]:
+    """The rows of the log; a line that does not parse (a write cut short by a crash) is skipped."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def check_trained(columns, path) -> None:
@@ -125,7 +184,7 @@ def summary(directory) -> str:
     """A few lines on a sweep: progress, statuses, errors, time."""
     started = (Path(directory) / DEFINITION_FILE).is_file()
     total = read_definition(directory)["n"] if started else None
-    if started and not (Path(directory) / RESULTS_FILE).is_file():
+    if started and not has_rows(directory):
         return f"{directory}: 0 of {total} models trained"
     frame = read_results(directory)
     total = len(frame) if total is None else total

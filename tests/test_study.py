@@ -19,7 +19,7 @@ from designspace.options import dataset_from, sweep_models
 from designspace.cpu_layout import layouts, machine_key
 from designspace.cpus import available_cpus
 from designspace.estimate import EVAL_COST, duration, estimate, estimate_sweep, probe_flops, sweep_speed
-from designspace.results import ResultsTable, result_row
+from designspace.results import ResultsTable, has_rows, read_results, result_row
 
 DESIGNSPACE = [sys.executable, "-m", "designspace"]
 TINY = "--space nds_resnet --dataset synthetic --resolution 8 --flops :3M"
@@ -174,7 +174,7 @@ def test_run_interrupted_then_run_again_trains_only_what_is_left_and_reports(tmp
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 300
     while time.time() < deadline and driver.poll() is None:
-        if (second / "results.parquet").exists() and len(pd.read_parquet(second / "results.parquet")) >= 1:
+        if has_rows(second) and len(read_results(second)) >= 1:
             break
         time.sleep(0.1)
     driver.send_signal(signal.SIGINT)
@@ -184,9 +184,9 @@ def test_run_interrupted_then_run_again_trains_only_what_is_left_and_reports(tmp
     assert "First: ~" in err and "Second: ~" in err and "0 of 2 sweeps finished" in err
     assert not (tmp_path / "report.html").exists()
     done = (first / "results.parquet").read_bytes()
-    before = pd.read_parquet(second / "results.parquet")
+    before = read_results(second)
     kept = before[before["status"] == "ok"]
-    assert len(pd.read_parquet(first / "results.parquet")) == 2 and 1 <= len(kept) < 6
+    assert len(read_results(first)) == 2 and 1 <= len(kept) < 6
 
     # without --run: a report of what there is, the unfinished sweep included with a note
     partial = subprocess.run([*DESIGNSPACE, "study", study, "-o", tmp_path / "partial.html"], capture_output=True,

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..recipe import Recipe
 # DEFINITION_FILE and RESULTS_FILE: a designspace sweep's files (not pycls's sweep.json)
-from ..results import DEFINITION_FILE, RESULTS_FILE, check_trained, read_definition
+from ..results import DEFINITION_FILE, RESULTS_FILE, check_trained, has_rows, read_definition, read_rows
 from ..samples_io import read_table
 from ..spec import BOTTLENECK_BLOCKS, OPTIONAL_DEFAULTS, RESIDUAL_BLOCKS, inner_width
 
@@ -80,7 +80,7 @@ def load(path, name: str | None = None) -> Sweep:
     path = Path(path)
     if path.is_dir():
         table = path / RESULTS_FILE
-        if not table.is_file():
+        if not has_rows(path):
             raise ValueError(f"{path}: no {RESULTS_FILE} here; give a sweep directory (designspace sweep -o DIR), "
                              "a results .parquet, a pycls sweep.json or an NDS data json")
         return _designspace(table, name or path.name, path)
@@ -144,7 +144,8 @@ def _names(sweep: Sweep) -> list[str]:
 
 # ---------------------------------------------------------------------------- designspace
 def _designspace(table: Path, name: str, directory: Path) -> Sweep:
-    frame = read_table(table)
+    in_sweep_directory = table.name == RESULTS_FILE  # a loose .parquet file is its own source
+    frame = read_rows(directory) if in_sweep_directory else read_table(table)  # with the rows logged since
     if len(frame) == 0:
         raise ValueError(f"{table}: the results table is empty (no model has finished yet?)")
     check_trained(frame.columns, table)
@@ -154,7 +155,6 @@ def _designspace(table: Path, name: str, directory: Path) -> Sweep:
                              f"It has: {', '.join(map(str, frame.columns))}")
     if "status" not in frame.columns:
         frame["status"] = "ok"
-    in_sweep_directory = table.name == RESULTS_FILE  # a loose .parquet file is its own source
     definition = None
     if in_sweep_directory and (directory / DEFINITION_FILE).is_file():
         definition = read_definition(directory, required=())
@@ -167,7 +167,7 @@ def _from_json(path: Path, name: str | None) -> Sweep:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not valid JSON (truncated?): {e}") from None
     if isinstance(data, dict) and {"n", "models", "dataset", "recipe"} <= set(data):
-        if (path.parent / RESULTS_FILE).is_file():
+        if has_rows(path.parent):
             return load(path.parent, name)
         raise ValueError(f"{path}: a designspace sweep definition, but {path.parent} has no {RESULTS_FILE} yet")
     if isinstance(data, dict) and set(data) <= {"top", "mid"} and data:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..results import DEFINITION_FILE, FINISHED, RESULTS_FILE, read_definition
+from ..results import DEFINITION_FILE, FINISHED, has_rows, read_definition, read_rows
 from .ablation import FACTOR_KEYS
 from .load import COMPLEXITY, METRICS, load_all
 
@@ -51,7 +51,7 @@ class StudySweep:
 
     @property
     def has_results(self) -> bool:
-        return (self.path / RESULTS_FILE).is_file()
+        return has_rows(self.path)
 
     @property
     def started(self) -> bool:
@@ -62,9 +62,7 @@ class StudySweep:
         """(models with a finished row, models in the sweep: sweep.json's n, None without one)."""
         finished = 0
         if self.has_results:
-            import pandas as pd
-
-            finished = int(pd.read_parquet(self.path / RESULTS_FILE, columns=["status"])["status"].isin(FINISHED).sum())
+            finished = int(read_rows(self.path)["status"].isin(FINISHED).sum())
         total = read_definition(self.path, required=("n",))["n"] if self.started else None
         return finished, total
 
