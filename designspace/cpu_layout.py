@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .cpus import available_cpus, cpu_model, thread_counts
 from .output_files import atomic_write
+from .ray_connection import seconds_from_env
 
 # A RegNetX of the size of the README's `designspace train` example, on 28 px synthetic images.
 PROBE_SPACE, PROBE_FLOPS, PROBE_RESOLUTION = "regnetx", (5e6, 15e6), 28
@@ -38,6 +39,7 @@ MARGIN = 0.1  # a layout with more jobs wins when it comes within this fraction 
 CACHE_FILE = "cpu_layout.json"
 MAX_AGE_DAYS = 90  # the machine's load, kernel or BLAS may have changed since
 RETRY_IMPLAUSIBLE = 3600  # seconds after which an implausible measurement is taken again
+LAYOUT_WAIT = 600.0  # seconds a cluster may keep the probe from its largest node; $DESIGNSPACE_LAYOUT_WAIT overrides
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -157,9 +159,17 @@ def cluster_layout(ray) -> Choice:
     known = ray.get(ray.remote(num_cpus=0, scheduling_strategy=on_node)(cached_layout).remote(cpus))
     if known:
         return known
-    print(f"measuring the CPU layout on {largest['NodeManagerAddress']} ({cpus} CPUs, once; it starts when no "
-          "other work holds them)", file=sys.stderr, flush=True)
-    return ray.get(ray.remote(num_cpus=cpus, scheduling_strategy=on_node)(fastest_layout).remote(cpus))
+    host = largest["NodeManagerAddress"]
+    wait = seconds_from_env("DESIGNSPACE_LAYOUT_WAIT", LAYOUT_WAIT, "for a free node to measure the CPU layout on")
+    print(f"measuring the CPU layout on {host} ({cpus} CPUs, once; it starts when no other work holds them, "
+          f"within {wait / 60:.0f} min)", file=sys.stderr, flush=True)
+    probe = ray.remote(num_cpus=cpus, scheduling_strategy=on_node)(fastest_layout).remote(cpus)
+    started, _ = ray.wait([probe], timeout=wait)
+    if not started:
+        ray.cancel(probe, force=True)
+        raise ValueError(f"the CPU layout of {host} ({cpus} CPUs) was not measured: other work held its CPUs for "
+                         f"{wait:.0f} s; give --cpus-per-trial C (the CPUs and torch threads per model) instead")
+    return ray.get(probe)
 
 
 def _read_cache(path: Path) -> dict:

@@ -34,7 +34,6 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         timeout = _ray_timeout() if timeout is None else timeout
-        _check_reachable(address, timeout)
     else:
         # A local instance stays on the loopback address (Ray otherwise binds the host's IP).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -44,8 +43,13 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
     import ray
 
     if ray.is_initialized():
+        current = ray.get_runtime_context().gcs_address
+        if address and _endpoint(current) != _endpoint(address):
+            raise ValueError(f"this process is connected to the Ray cluster at {current}; a process joins one cluster, "
+                             f"so run the work for {address} in a process of its own")
         return ray
     if address:
+        _check_reachable(address, timeout)
         _check_answers(address, timeout)
     kwargs = dict(logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False)
     try:
@@ -58,15 +62,30 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
     return ray
 
 
-def _ray_timeout() -> float:
-    text = os.environ.get("DESIGNSPACE_RAY_TIMEOUT", str(RAY_TIMEOUT))
+def _endpoint(address: str) -> tuple[str, str]:
+    """HOST:PORT with the host resolved, so that a name and its IP compare equal."""
+    host, _, port = address.rpartition(":")
+    try:
+        return socket.gethostbyname(host), port
+    except OSError:
+        return host, port
+
+
+def seconds_from_env(name: str, default: float, what: str) -> float:
+    """A wait in seconds from the environment variable `name`, else `default`; a value that is not
+    a positive number is a one-line error saying what the wait is for."""
+    text = os.environ.get(name, str(default))
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not 0 < value < math.inf:
-        raise ValueError(f"DESIGNSPACE_RAY_TIMEOUT={text!r}: give the seconds to wait for a Ray head, above 0")
+        raise ValueError(f"{name}={text!r}: give the seconds to wait {what}, above 0")
     return value
+
+
+def _ray_timeout() -> float:
+    return seconds_from_env("DESIGNSPACE_RAY_TIMEOUT", RAY_TIMEOUT, "for a Ray head")
 
 
 def _first_line(error) -> str:

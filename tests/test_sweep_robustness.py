@@ -21,12 +21,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import start_ray
 
 import designspace as ds
 import designspace.sweep as sweep
+from designspace.data import synthetic
 from designspace.ray_connection import connect
 from designspace.results import ResultsTable, read_results
-from designspace.data import synthetic
 from designspace.sweep import check_resources, definition_for, progress_line, run_sweep, shippable
 from designspace.train import Recipe
 
@@ -80,6 +81,46 @@ def test_an_address_that_never_answers_as_ray_is_given_up_in_one_line(silent_por
         "there and the port is Ray's GCS port")
     assert "GCS" not in result.stderr.replace("Ray's GCS port", "") and "Traceback" not in result.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_a_process_joined_to_one_cluster_refuses_to_send_work_to_another(ray_cluster):
+    assert connect(ray_cluster).is_initialized()
+    assert connect(ray_cluster.replace("127.0.0.1", "localhost")).is_initialized()  # the same head, by name
+    with pytest.raises(ValueError, match=f"this process is connected to the Ray cluster at {ray_cluster}; a process "
+                                         "joins one cluster, so run the work for 127.0.0.1:9 in a process of its own"):
+        connect("127.0.0.1:9")
+
+
+HOLD_A_CPU = """
+import sys, time, ray
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+held = ray.remote(num_cpus=1)(lambda: time.sleep(600)).remote()
+ray.wait([held], timeout=2)  # scheduled by now: the node has one CPU left, never all of them
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_cluster_that_never_frees_its_node_for_the_layout_probe_is_given_up_in_one_line(tmp_path):
+    """A fresh cluster has no cached layout; while other work holds one of its CPUs, the probe that
+    needs them all cannot start, and the sweep says so instead of waiting forever."""
+    head = start_ray()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_A_CPU, head.address], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        env = {**os.environ, "DESIGNSPACE_LAYOUT_WAIT": "3"}
+        result = subprocess.run([sys.executable, "-m", "designspace", "sweep", *TINY_SPACE, "--n", "2", "--epochs",
+                                 "1", "--address", head.address, "-o", str(tmp_path / "s")],
+                                capture_output=True, text=True, env=env, timeout=180)
+    finally:
+        holder.kill()
+        holder.wait()
+        head.stop()
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "other work held its CPUs for 3 s; give --cpus-per-trial C (the CPUs and torch threads per model) instead")
+    assert "Traceback" not in result.stderr and not (tmp_path / "s").exists()
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-5", "inf"])
