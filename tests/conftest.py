@@ -18,6 +18,11 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # node IP 127.0.0.1 inste
 os.environ.pop("RAY_ADDRESS", None)
 RAY = str(Path(sys.executable).with_name("ray"))
 HEAD_CPUS = 2  # the test cluster's CPUs, whatever the machine has
+# `ray start` for a node that joins a head. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps Ray's addresses on loopback
+# (else it reads 127.0.0.1 as this host's network address), but then Ray refuses to add a node; this `ray start`
+# lifts that refusal alone, in its own process: the node's processes run with the setting as it is.
+RAY_JOIN = [sys.executable, "-c", "import sys, types, ray._private.ray_constants as c, ray.scripts.scripts as s; "
+            "s.ray_constants = types.SimpleNamespace(**{**vars(c), 'ENABLE_RAY_CLUSTER': True}); s.main()"]
 
 
 def free_ports(n):
@@ -31,23 +36,24 @@ def free_ports(n):
 
 
 @dataclass(frozen=True)
-class RayHead:
-    """The test session's own Ray head. `ray start` runs in a new session, and every process of the
-    cluster (GCS, raylet, agents, trial workers) inherits its session id and its environment, so
-    the tests can find and stop exactly their own processes (the session id, and the cache home
-    only this cluster has, in case the id was reused) and never touch another Ray instance."""
+class RayNode:
+    """A Ray node the tests started: the session's head, or a node of a test's own cluster. `ray
+    start` runs in a new session, and every process of the node (GCS, raylet, agents, trial
+    workers) inherits its session id and its environment, so the tests can find and stop exactly
+    its own processes (the session id, and the cache home only this node has, in case the id was
+    reused) and never touch another Ray instance or another node of the same cluster."""
 
-    address: str
+    address: str  # the cluster's GCS address
     session: int
     temp_dir: str
 
     @property
     def cache_home(self) -> Path:
-        """$XDG_CACHE_HOME of the cluster's processes (where its CPU layout is cached)."""
+        """$XDG_CACHE_HOME of the node's processes (where its CPU layout is cached)."""
         return Path(self.temp_dir) / "cache"
 
     def processes(self) -> dict[int, bytes]:
-        """pid -> command line of this cluster's live processes: by session and environment, or,
+        """pid -> command line of this node's live processes: by session and environment, or,
         for agents that retitled themselves over both, by their log files open in its temp dir."""
         from designspace.ray_connection import session_processes
 
@@ -62,6 +68,14 @@ class RayHead:
                 continue
         return found
 
+    def raylet(self) -> tuple[int, str]:
+        """The pid of this node's raylet and the id of the Ray node it runs (hex, as Ray names nodes)."""
+        for pid, cmdline in self.processes().items():
+            args = cmdline.decode().split("\0")
+            if args[0].endswith("/raylet"):
+                return pid, next(arg.split("=", 1)[1] for arg in args if arg.startswith("--node_id="))
+        raise LookupError(f"no raylet runs for the Ray node in {self.temp_dir}")
+
     def stop(self, grace=5.0):
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pid in self.processes():
@@ -75,40 +89,47 @@ class RayHead:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def start_ray_head() -> tuple[RayHead | None, str]:
-    """`ray start --head` on free loopback ports; (head, "") or (None, its output)."""
+def start_ray_node(cpus=HEAD_CPUS, join: str | None = None, env: dict | None = None) -> tuple[RayNode | None, str]:
+    """`ray start --head`, or given the address of a head to `join`, a node that joins its cluster,
+    on free loopback ports with its own temp dir, `cpus` CPUs and `env` added to its environment;
+    (node, "") or (None, its output)."""
     gcs, manager, objects, agent, metrics, runtime_env = free_ports(6)
     workers = free_ports(1)[0]
     temp_dir = tempfile.mkdtemp(prefix="ray-test-")
+    role = [*RAY_JOIN, "start", "--address", join] if join else [
+        RAY, "start", "--head", f"--port={gcs}", "--include-dashboard=false"]
     command = [
-        RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}", f"--num-cpus={HEAD_CPUS}", "--num-gpus=0",
-        "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}", f"--node-manager-port={manager}",
+        *role, "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--num-gpus=0",
+        "--disable-usage-stats", f"--temp-dir={temp_dir}", f"--node-manager-port={manager}",
         f"--object-manager-port={objects}",
         f"--dashboard-agent-listen-port={agent}", f"--metrics-export-port={metrics}",
         f"--runtime-env-agent-port={runtime_env}", f"--min-worker-port={workers}", f"--max-worker-port={workers + 60}",
     ]
-    env = {**os.environ, "XDG_CACHE_HOME": str(Path(temp_dir) / "cache")}  # never the developer's cache
+    env = {**os.environ, **(env or {}), "XDG_CACHE_HOME": str(Path(temp_dir) / "cache")}  # never the developer's cache
     start = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    head = RayHead(f"127.0.0.1:{gcs}", session=start.pid, temp_dir=temp_dir)
+    node = RayNode(join or f"127.0.0.1:{gcs}", session=start.pid, temp_dir=temp_dir)
     output, _ = start.communicate()
     if start.returncode:
-        head.stop()
+        node.stop()
         return None, output.decode()
-    return head, ""
+    return node, ""
+
+
+def start_ray(**kwargs) -> RayNode:
+    """start_ray_node(**kwargs). The ports are free when chosen but another process may take one
+    before Ray binds it, so a failed start is tried again on new ports."""
+    for _ in range(3):
+        node, output = start_ray_node(**kwargs)
+        if node:
+            return node
+    pytest.fail(f"ray start failed three times; the last output:\n{output}")
 
 
 @pytest.fixture(scope="session")
 def ray_head():
     """One Ray head for the whole session, started as a user would (`ray start --head`) on 127.0.0.1
-    with its own ports and temp dir (a short path: Ray's socket paths must fit 107 bytes). The ports
-    are free when chosen but another process may take one before Ray binds it, so a failed start
-    is tried again on new ports."""
-    for _ in range(3):
-        head, output = start_ray_head()
-        if head:
-            break
-    else:
-        pytest.fail(f"ray start failed three times; the last output:\n{output}")
+    with its own ports and temp dir (a short path: Ray's socket paths must fit 107 bytes)."""
+    head = start_ray()
     yield head
     import ray
 
