@@ -313,7 +313,7 @@ run = "designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}"
 
 
 def test_shipped_studies_name_valid_feasible_sweeps():
-    """Every run command of analysis/*.toml is a valid `designspace sweep` command line writing to
+    """Every run command of studies/*.toml is a valid `designspace sweep` command line writing to
     the sweep's path, its space fills the window in the Fashion-MNIST context the sweep samples
     for, and a categorical factor of the study that varies within the sweep has enough models in
     each level for a KS test (a tweak, pre-activation, SE: levels that a space draws per model)."""
@@ -328,7 +328,7 @@ def test_shipped_studies_name_valid_feasible_sweeps():
     from designspace.cli import build_parser
     from designspace.options import space_for_dataset
 
-    studies = sorted((ROOT / "analysis").glob("*.toml"))
+    studies = sorted((ROOT / "studies").glob("*.toml"))
     assert {"anynet_refinements", "regnet_vs_anynet", "swish_vs_relu", "depth", "bottleneck", "se",
             "inverted_bottleneck", "resnet_tweaks", "preactivation", "stochastic_depth", "cardinality",
             "se_dimension"} <= {s.stem for s in studies}

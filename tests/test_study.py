@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -22,6 +23,7 @@ from designspace.estimate import EVAL_COST, duration, estimate, estimate_sweep, 
 from designspace.results import ResultsTable, has_rows, read_results, result_row
 
 DESIGNSPACE = [sys.executable, "-m", "designspace"]
+ROOT = Path(__file__).resolve().parents[1]
 TINY = "--space nds_resnet --dataset synthetic --resolution 8 --flops :3M"
 SPEED = 1000.0  # the prepared cache's images/s of this machine
 
@@ -147,6 +149,15 @@ def test_a_study_whose_command_is_no_sweep_of_its_path_is_refused(cached, tmp_pa
             assert "Traceback" not in err and not (tmp_path / "a").exists()
     with pytest.raises(SystemExit):  # argparse: not both
         main(["study", str(study), "--run", "--commands"])
+
+
+def test_the_old_analysis_folder_still_finds_the_studies_with_a_note(cached, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["study", "analysis/swish_vs_relu.toml", "--commands"]) == 0  # no results here: every sweep listed
+    captured = capsys.readouterr()
+    assert "note: the study files moved from analysis/ to studies/" in captured.err
+    assert "use studies/swish_vs_relu.toml" in captured.err
+    assert captured.out.count("designspace sweep ") == 4
 
 
 def test_a_sweep_that_fails_stops_the_study_before_the_next(cached, tmp_path, capsys):

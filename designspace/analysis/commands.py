@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 
 from ..output_files import check_writable
 from .ablation import FACTOR_KEYS
@@ -57,11 +58,11 @@ def register(commands) -> None:
     comparison_options(edf)
     edf.set_defaults(run=cmd_edf)
 
-    study = commands.add_parser("study", help="run the sweeps a study file names (analysis/*.toml) and report",
+    study = commands.add_parser("study", help="run the sweeps a study file names (studies/*.toml) and report",
                                 description="Report on the sweeps of a study file: with --run, first run every "
                                             "sweep it still lacks (resuming unfinished ones); without, sweeps "
                                             "without results are listed with the commands that make them.")
-    study.add_argument("file", help="a study file, e.g. analysis/swish_vs_relu.toml")
+    study.add_argument("file", help="a study file, e.g. studies/swish_vs_relu.toml")
     study.add_argument("-o", "--output", help="the report (default: the study's output, else NAME.html)")
     what = study.add_mutually_exclusive_group()
     what.add_argument("--run", action="store_true", dest="run_sweeps",
@@ -154,6 +155,9 @@ def cmd_edf(args) -> None:
 def cmd_study(args) -> None:
     from .study import estimates, load_study, progress_text, run_study, run_sweeps, total_text
 
+    if Path(args.file).parts[:1] == ("analysis",):
+        print("note: the study files moved from analysis/ to studies/ (analysis/ is a link to it until the next "
+              f"release); use {Path('studies', *Path(args.file).parts[1:])}", file=sys.stderr)
     study = load_study(args.file)
     study.report_path(args.output)
     if args.commands or args.run_sweeps:

@@ -1,4 +1,4 @@
-"""Studies as TOML files (analysis/*.toml): which sweeps a comparison needs, how to make them, and
+"""Studies as TOML files (studies/*.toml): which sweeps a comparison needs, how to make them, and
 how to report on them.
 
     title = "Swish vs ReLU"
