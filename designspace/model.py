@@ -16,7 +16,7 @@ from torch import nn
 from .layout import BlockLayout, DenseLayout, dense_layout, ends_with_conv, stage_layouts, stem_conv_width, stem_convs
 from .spec import ModelSpec
 
-ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "relu6": nn.ReLU6}
 
 
 def conv(c_in, c_out, k, stride=1, groups=1, bias=False) -> nn.Conv2d:

@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from .spec import ACTIVATIONS
 from .units import read_amount
 
 
@@ -113,7 +114,7 @@ def add_context(group, with_data_shape: bool) -> None:
         group.add_argument("--stem-type", choices=STEMS,
                            help="stem of the sampled models (default: res_stem_cifar for images up to 64 px)")
     group.add_argument("--stem-width", type=positive_int, help="stem output channels")
-    group.add_argument("--activation", choices=("relu", "silu"), help="relu or silu (Swish)")
+    group.add_argument("--activation", choices=ACTIVATIONS, help="relu, silu (Swish) or relu6")
     group.add_argument("--head-width", type=number(0, integer=True), help="1x1 head conv channels (0 = none)")
 
 

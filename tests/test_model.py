@@ -38,10 +38,19 @@ def test_zero_init_of_the_final_bn_makes_residual_blocks_start_as_identity():
     assert all(float(b.body[-1].weight.detach().abs().sum()) > 0 for b in default.modules() if isinstance(b, Block))
 
 
+def test_relu6_is_a_choice_that_clips_at_six():
+    model = ds.build_model(SPEC.replace(activation="relu6"))
+    kinds = {type(m) for m in model.modules()}
+    assert torch.nn.ReLU6 in kinds and torch.nn.ReLU not in kinds
+    assert ds.complexity(SPEC.replace(activation="relu6")) == ds.complexity(SPEC)  # activations cost nothing
+    with torch.no_grad():  # eval-mode BN passes the conv's large outputs on, and the stem's ReLU6 clips them
+        assert float(model.eval().stem(1e4 * torch.randn(1, 1, 28, 28)).max()) == 6.0
+
+
 def test_a_zero_initialised_block_is_the_identity_with_relu_but_not_with_silu():
-    """Why Recipe.initialisation_note exists: ReLU is idempotent on ReLU outputs, Swish is not."""
+    """Why Recipe.initialisation_note exists: ReLU (and ReLU6) are idempotent on their outputs, Swish is not."""
     x = torch.relu(torch.randn(2, 32, 14, 14))  # what the previous block hands on
-    for activation, identity in (("relu", True), ("silu", False)):
+    for activation, identity in (("relu", True), ("relu6", True), ("silu", False)):
         model = ds.build_model(SPEC.replace(activation=activation), zero_init_final_bn=True).eval()
         second = [m for m in model.modules() if isinstance(m, Block)][-1]  # 32 -> 32, no projection
         assert torch.equal(second(x), x) is identity
@@ -53,7 +62,7 @@ def test_the_initialisation_note_names_swish_after_the_add_under_zero_init():
     silu = SPEC.replace(activation="silu").to_dict()
     assert "--no-zero-init" in Recipe().initialisation_note([SPEC.to_dict(), silu])
     assert Recipe(zero_init_final_bn=False).initialisation_note([silu]) is None
-    assert Recipe().initialisation_note([SPEC.to_dict()]) is None
+    assert Recipe().initialisation_note([SPEC.to_dict(), SPEC.replace(activation="relu6").to_dict()]) is None
     assert Recipe().initialisation_note([{**silu, "preactivation": True}]) is None
     assert Recipe().initialisation_note([{**silu, "block_type": "vanilla_block"}]) is None
 

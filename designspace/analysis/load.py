@@ -118,6 +118,7 @@ def load_all(paths, names=None) -> list[Sweep]:
     return sweeps
 
 
+ACTIVATION_LABELS = {"relu": "ReLU", "silu": "Swish (SiLU)", "relu6": "ReLU6"}
 SPACE_TITLES = {"regnet": "RegNet", "regnetx": "RegNetX", "regnety": "RegNetY", "resnet": "ResNet",
                 "resnext": "ResNeXt", "resnext_se": "ResNeXt-SE", "resnet_tweaks": "ResNet tweaks",
                 "resnet_preact": "ResNet pre-act", "mobilenet": "MobileNet", "mobilenet_v1": "MobileNet-v1",
@@ -419,7 +420,7 @@ def _spec_columns(spec: dict | None) -> dict:
         "cardinality": float(max(inner_width(w, r) // gw for w, r, gw in zip(spec["widths"], b, g)))
         if bottleneck else np.nan,
         "se": "SE" if spec.get("se_ratio", 0) > 0 else "no SE",
-        "activation": "Swish (SiLU)" if spec.get("activation") == "silu" else "ReLU",
+        "activation": ACTIVATION_LABELS[spec.get("activation", "relu")],
         "block_type": spec["block_type"],
         "block": block_kind(spec),
         "tweak": resnet_tweak(spec) if bottleneck and residual else np.nan,
