@@ -19,6 +19,7 @@ _LAZY = {
     "load_space": ("designspace.space", "load_space"),
     "regnet": ("designspace.regnet", None),
     "analysis": ("designspace.analysis", None),
+    "zoo": ("designspace.zoo", None),
 }
 
 __all__ = ["ModelSpec", "complexity", *_LAZY]

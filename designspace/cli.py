@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from .options import (CONTEXT_FLAGS, Parser, add_context, add_data, add_recipe, add_sweep_arguments, add_windows,
-                      dataset_from, number, positive_int, recipe_from, seed, space_for_dataset, threads, window)
+                      context_overrides, dataset_from, number, positive_int, recipe_from, seed, space_for_dataset,
+                      threads, window)
 from .units import si
 
 
@@ -48,7 +49,7 @@ def cmd_sample(args) -> None:
 def cmd_complexity(args) -> None:
     from .complexity import complexity
 
-    models = _read_models(Path(args.file))
+    models = _models_named(args.file)
     if args.index is not None:
         models = [_pick(models, args.index, args.file)]
     for name, spec in models:
@@ -60,6 +61,21 @@ def cmd_complexity(args) -> None:
                 print(f"{metric:6s} {value:>16,d}  ({si(value)})")
         else:
             print(f"{name}  " + "  ".join(f"{metric} {si(value):>7s}" for metric, value in cx.items()))
+
+
+def _models_named(argument: str) -> list[tuple[str, object]]:
+    """The models of the file `argument` or, when there is no such file, the zoo network of that name."""
+    from .samples_io import FORMATS
+
+    path = Path(argument)
+    if path.is_file() or path.suffix.lower() in (".yaml", ".yml", ".json", *FORMATS):
+        return _read_models(path)
+    from . import zoo
+
+    try:
+        return [(zoo.entry(argument)["name"], zoo.spec(argument))]
+    except ValueError as e:
+        raise ValueError(f"{argument}: no such file, and {e}") from None
 
 
 def _read_models(path: Path) -> list[tuple[str, object]]:
@@ -97,6 +113,24 @@ def _pick(models: list, index: int, path) -> tuple[str, object]:
     if index >= len(models):
         raise ValueError(f"--index {index}: {path} holds {len(models)} model(s), numbered 0 to {len(models) - 1}")
     return models[index]
+
+
+def cmd_zoo(args) -> None:
+    from . import zoo
+    from .complexity import complexity
+
+    rows = [{**zoo.entry(name), "designspace": complexity(zoo.spec(name))} for name in zoo.names()]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    print(f"{'network':18s} {'designspace params':>18s} {'published':>12s} {'designspace flops':>17s} "
+          f"{'published':>15s}")
+    for row in rows:
+        counted, published = row["designspace"], row["published"]
+        flops = f"{published['flops']:,d}" if "flops" in published else "-"
+        print(f"{row['name']:18s} {counted['params']:>18,d} {published['params']:>12,d} {counted['flops']:>17,d} "
+              f"{flops:>15s}")
 
 
 def cmd_spaces(args) -> None:
@@ -160,7 +194,10 @@ def cmd_train(args) -> None:
 
 
 def _training_spec(args, dataset):
-    """The spec from --spec, or one model drawn from --space for this dataset's images."""
+    """The spec from --spec, the zoo network --model, or one model drawn from --space, the latter two
+    for this dataset's images."""
+    if args.model:
+        return _zoo_network_for(args, dataset)
     if args.spec:
         if args.space:
             raise ValueError("give either --spec or --space, not both")
@@ -177,7 +214,8 @@ def _training_spec(args, dataset):
     if args.index is not None:
         raise ValueError("--index N picks a model of a --spec samples file; give --spec FILE")
     if not args.space:
-        raise ValueError("give --spec FILE or --space NAME (with --seed) to choose the model")
+        raise ValueError("give --spec FILE or --space NAME (with --seed), or a zoo network with --model NAME, to "
+                         "choose the model")
     from .spec import ModelSpec
 
     space = space_for_dataset(args, dataset)
@@ -186,6 +224,27 @@ def _training_spec(args, dataset):
           f"{si(record['complexity']['flops'])} flops, {si(record['complexity']['params'])} params",
           file=sys.stderr)
     return ModelSpec.from_dict(record["spec"])
+
+
+def _zoo_network_for(args, dataset):
+    """The zoo network --model NAME with the dataset's image shape and classes and the context
+    flags, each change said in one line on stderr."""
+    from . import zoo
+    from .complexity import complexity
+
+    others = [name for name in ("spec", "space", "index", "flops") if getattr(args, name) is not None]
+    if others:
+        raise ValueError(f"--model {args.model} names the model; drop {', '.join('--' + name for name in others)}")
+    original = zoo.spec(args.model)
+    spec = zoo.spec(args.model, resolution=dataset.resolution, in_channels=dataset.in_channels,
+                    num_classes=dataset.num_classes, **context_overrides(args))
+    changes = [f"{field} {getattr(original, field)} -> {getattr(spec, field)}"
+               for field in ("in_channels", "resolution", "num_classes", *CONTEXT_FLAGS)
+               if getattr(spec, field) != getattr(original, field)]
+    cx = complexity(spec)
+    print(f"model {zoo.entry(args.model)['name']} from the zoo{' (' + ', '.join(changes) + ')' if changes else ''}: "
+          f"{si(cx['flops'])} flops, {si(cx['params'])} params", file=sys.stderr)
+    return spec
 
 
 def cmd_sweep(args) -> None:
@@ -296,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--index", type=number(0, integer=True), metavar="N",
                        help="with --spec SAMPLES: train its model N (counted from 0)")
     model.add_argument("--space", help="draw the model from this space instead (see --seed, --flops)")
+    model.add_argument("--model", metavar="NAME", help="a zoo network (see `designspace zoo`), given the data's "
+                                                       "image size, channels and classes")
     model.add_argument("--seed", type=seed, default=0, help="which model of --space (default 0)")
     model.add_argument("--flops", type=window, metavar="LO:HI", help="flops window for the drawn model")
     add_context(model, with_data_shape=False)
@@ -322,11 +383,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     cx = commands.add_parser("complexity", help="flops, params and acts of a network",
                              description="Print flops (multiply-adds), params and acts, counted as pycls does.")
-    cx.add_argument("file", help="a pycls YAML config, a ModelSpec JSON file or a samples file")
+    cx.add_argument("file", help="a pycls YAML config, a ModelSpec JSON file, a samples file, or the name of a zoo "
+                                 "network (see `designspace zoo`)")
     cx.add_argument("--index", type=number(0, integer=True), metavar="N",
                     help="with a samples file: only its model N (default: every model, one line each)")
     cx.add_argument("--json", action="store_true", help="print JSON (one object per model)")
     cx.set_defaults(run=cmd_complexity)
+
+    zoo = commands.add_parser("zoo", help="list the named networks with their published and counted sizes",
+                              description="List the zoo's networks: params and flops as designspace counts them, "
+                                          "beside the published numbers (flops only where pycls published them); "
+                                          "--json adds acts, each number's source and notes.")
+    zoo.add_argument("--json", action="store_true", help="print JSON (one object per network)")
+    zoo.set_defaults(run=cmd_zoo)
 
     spaces = commands.add_parser("spaces", help="list the shipped design spaces")
     spaces.set_defaults(run=cmd_spaces)
