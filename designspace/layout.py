@@ -101,6 +101,24 @@ def stem_conv_width(conv: StemConv, width):
     return width // 2 if conv.halved else width
 
 
+def stem_out_size(stem_type, deep, h):
+    """Feature-map size after the stem (scalars or numpy arrays of h)."""
+    convs, pool = stem_convs(stem_type, deep)
+    for conv in convs:
+        h = out_size(h, conv.stride)
+    return out_size(h, 2) if pool else h
+
+
+def dense_map_sizes(h, strides):
+    """Feature-map size of each dense stage, from the stem's output `h`: a transition's average pool
+    has no padding and rounds down, as DenseNet's own do, so a small map can pool to nothing (0)."""
+    sizes = []
+    for stride in strides:
+        h = h // stride
+        sizes.append(h)
+    return sizes
+
+
 def stem_cost(stem_type, h, in_channels, width, bn=True, deep=False):
     """(h_out, (flops, params, acts)) of a stem: conv-BN-act units, then maybe a max-pool."""
     convs, pool = stem_convs(stem_type, deep)
@@ -265,7 +283,7 @@ def dense_stage_cost(lo: DenseLayout, h):
     """(h_out, (flops, params, acts)) of a dense stage. A layer's cost is affine in its input
     width, which grows by `growth` per layer, so the sum over layers has a closed form."""
     transition = scaled(unit_cost(h, lo.c_in, lo.transition, 1, bn=lo.bn, preact=True), lo.has_transition)
-    h_out = out_size(h, lo.stride)
+    h_out = dense_map_sizes(h, [lo.stride])[0]
     pool = scaled(pool_cost(h_out, lo.transition), lo.stride > 1)
     first = dense_layer_cost(lo, h_out, lo.transition)
     second = dense_layer_cost(lo, h_out, lo.transition + lo.growth)

@@ -187,8 +187,8 @@ class DenseLayer(nn.Module):
 
 def dense_stage(lo: DenseLayout, activation) -> nn.Sequential:
     layers = pre_unit(lo.c_in, lo.transition, 1, bn=lo.bn, activation=activation) if lo.has_transition else []
-    if lo.stride > 1:
-        layers.append(window_pool("avg", lo.stride))
+    if lo.stride > 1:  # rounds odd sizes down (layout.dense_map_sizes), as DenseNet's transitions do
+        layers.append(nn.AvgPool2d(lo.stride, stride=lo.stride))
     layers += [DenseLayer(lo, lo.transition + i * lo.growth, activation) for i in range(lo.depth)]
     return nn.Sequential(*layers)
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from .complexity import METRICS, complexity, complexity_mixed, select
 from .distributions import Distribution, categorical, make_distribution
-from .layout import channels_after_transitions, expand_3x3_width, round_down, round_half_even
+from .layout import (channels_after_transitions, dense_map_sizes, expand_3x3_width, round_down, round_half_even,
+                     stem_out_size)
 from .regnet.compatibility import adjust_arrays
 from .regnet.generate import quantized_levels, quantized_widths
 from .spec import GROUP_BLOCKS, OPTIONAL_DEFAULTS, RATIO_BLOCKS, ModelSpec
@@ -373,6 +374,7 @@ def _stage_shapes(space: Space, draws: dict, widths, context: dict, groups=None)
     if block == "dense_block":
         ok &= widths % np.maximum(inner // np.maximum(groups, 1), 1) == 0
         ok &= _transitions_ok(context, draws["depth"], widths)
+        ok &= _dense_maps_ok(context, space.network["strides"], len(widths))[:, None]
     return ratios, groups, np.all(ok, axis=1)
 
 
@@ -386,6 +388,18 @@ def _transitions_ok(context: dict, depths, growth) -> np.ndarray:
     starts = channels_after_transitions(np.asarray(context["stem_width"]), depths.T, growth.T,
                                         np.asarray(context["compression"], dtype=np.float64))
     return np.stack([np.broadcast_to(c >= 1, depths.shape[:1]) for c in starts], axis=1)
+
+
+def _dense_maps_ok(context: dict, strides, n: int) -> np.ndarray:
+    """(N,): whether every dense stage keeps a feature map at each candidate's resolution."""
+    columns = {k: np.broadcast_to(np.asarray(context.get(k, OPTIONAL_DEFAULTS.get(k))), (n,))
+               for k in ("stem_type", "deep_stem", "resolution")}
+    ok = np.ones(n, dtype=bool)
+    for stem, deep in {(s, bool(d)) for s, d in zip(columns["stem_type"].tolist(), columns["deep_stem"].tolist())}:
+        rows = (columns["stem_type"] == stem) & (columns["deep_stem"].astype(bool) == deep)
+        h = stem_out_size(stem, deep, columns["resolution"][rows].astype(np.int64))
+        ok[rows] = np.all([size >= 1 for size in dense_map_sizes(h, strides)], axis=0)
+    return ok
 
 
 def _draw_regnet(space: Space, rng, size: int) -> _Batch:
@@ -679,8 +693,11 @@ def _check_network_parameters(kind: str, network: dict, parameters: dict) -> Non
 def _check_context(network: dict, where: str = "") -> None:
     """A probe ModelSpec validates the context fields with ModelSpec's own messages."""
     context = {k: network[k] for k in CONTEXT_DEFAULTS}
+    # A dense network's stride-s transitions round its maps down: the probe has the space's strides.
+    strides = network["strides"] if network.get("block_type") == "dense_block" and "strides" in network else [1]
     try:
-        ModelSpec(depths=[1], widths=[8], strides=[1], bottleneck_ratios=[1.0], group_widths=[8], **context)
+        ModelSpec(depths=[1] * len(strides), widths=[8] * len(strides), strides=strides,
+                  bottleneck_ratios=[1.0] * len(strides), group_widths=[8] * len(strides), **context)
     except (ValueError, TypeError) as e:
         message = str(e).replace("ModelSpec.", "network.")
         raise ValueError(f"{where}: {message}" if where else message) from None

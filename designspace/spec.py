@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from .layout import channels_after_transitions, expand_3x3_width
+from .layout import channels_after_transitions, dense_map_sizes, expand_3x3_width, stem_out_size
 
 STEM_TYPES = ("res_stem_cifar", "res_stem_in", "simple_stem_in")
 BLOCK_TYPES = (
@@ -198,6 +198,12 @@ class ModelSpec:
                 )
 
     def _validate_transitions(self):
+        h = stem_out_size(self.stem_type, self.deep_stem, self.resolution)
+        for i, size in enumerate(dense_map_sizes(h, self.strides)):
+            if size < 1:
+                raise ValueError(f"ModelSpec.resolution: {self.resolution} px leaves no feature map for dense stage "
+                                 f"{i + 1} (its stride-{self.strides[i]} transition rounds down); raise the resolution "
+                                 "or lower the strides")
         starts = channels_after_transitions(self.stem_width, self.depths, self.widths, self.compression)
         for i in range(1, len(starts)):
             if starts[i] < 1:

@@ -47,7 +47,17 @@ RATIOS = {"res_bottleneck_linear_block": [1.0, 0.5, 0.25], "dense_block": [0.25,
 
 
 def random_spec(rng: np.random.Generator) -> ds.ModelSpec:
-    """A random valid spec over every stem, block, option, head, odd resolutions and in_channels."""
+    """A random valid spec over every stem, block, option, head, odd resolutions and in_channels
+    (drawn again when a dense network's transitions would pool its maps away at that resolution)."""
+    while True:
+        try:
+            return _random_spec(rng)
+        except ValueError as e:
+            if "leaves no feature map" not in str(e):
+                raise
+
+
+def _random_spec(rng: np.random.Generator) -> ds.ModelSpec:
     block = str(rng.choice(BLOCKS))
     stages = int(rng.integers(1, 5))
     widths = [int(rng.integers(1, 9)) * 8 for _ in range(stages)]

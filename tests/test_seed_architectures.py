@@ -114,3 +114,25 @@ def test_drop_path_decays_linearly_and_only_acts_in_training():
     torch.manual_seed(1)
     assert (model(x) == kept).all()
     assert set_drop_path(ds.build_model(ds.ModelSpec(**MOBILENET_V1)), 0.2) == 0  # no residual branches
+
+
+@pytest.mark.parametrize("resolution, sizes", [(224, [56, 28, 14, 7]), (200, [50, 25, 12, 6]), (97, [25, 12, 6, 3])])
+def test_densenet_transitions_round_odd_maps_down_as_densenet_does(resolution, sizes):
+    """The maps of DenseNet-121's four dense blocks (torchvision's: a 2x2 average pool, no padding)."""
+    spec = ds.ModelSpec(**DENSENET121, resolution=resolution)
+    model = ds.build_model(spec).eval()
+    seen = []
+    with torch.no_grad():
+        x = model.stem(torch.zeros(1, 3, resolution, resolution))
+        for stage in model.stages:
+            x = stage(x)
+            seen.append(x.shape[-1])
+    assert seen == sizes
+    assert ds.complexity(spec) == measured_complexity(model, 3, resolution)
+
+
+def test_a_dense_network_too_small_for_its_transitions_is_refused_with_the_stage():
+    with pytest.raises(ValueError, match="16 px leaves no feature map for dense stage 4 .* raise the resolution"):
+        ds.ModelSpec(**DENSENET121, resolution=16)
+    with pytest.raises(ValueError, match="network.resolution: 16 px leaves no feature map for dense stage 4"):
+        ds.load_space("densenet").with_context(resolution=16)
