@@ -94,9 +94,10 @@ class Block(nn.Module):
             units = [(lo.w_in, lo.inner, 1, s1, 1), (lo.inner, lo.inner, 3, s3, lo.groups), (lo.inner, lo.w_out, 1, 1, 1)]
         else:
             units = [(lo.w_in, lo.w_out, 3, lo.stride, 1), (lo.w_out, lo.w_out, 3, 1, 1)]
-        se = SqueezeExcitation(lo.inner, lo.se, activation) if lo.se > 0 else None
+        se = SqueezeExcitation(lo.w_out if lo.se_on_output else lo.inner, lo.se, activation) if lo.se > 0 else None
         self.pre = nn.Sequential(*norm_act(lo.w_in, bn=lo.bn, activation=activation)) if lo.preact else None
-        self.body = nn.Sequential(*(self._pre_body if lo.preact else self._post_body)(units, lo.bn, activation, se))
+        body = (self._pre_body if lo.preact else self._post_body)(units, lo.bn, activation, None if lo.se_on_output else se)
+        self.body = nn.Sequential(*body, *([se] if lo.se_on_output and se is not None else []))
         self.projection = self._projection(lo) if lo.projection else None
         self.skip = bool(lo.skip)
         self.drop_rate = 0.0  # stochastic depth, set by set_drop_path for training
@@ -113,7 +114,7 @@ class Block(nn.Module):
             layers += post_unit(c_in, c_out, k, stride, groups, bn=bn, activation=None if last else activation)
             if i == 1 and se is not None:
                 layers.append(se)
-        return layers  # ends with the block's final BN (or conv, without BN)
+        return layers  # ends with the block's final BN (or conv, without BN); SENet's SE follows it
 
     @staticmethod
     def _pre_body(units, bn, activation, se):
@@ -252,8 +253,11 @@ def init_weights(model: nn.Module, zero_init_final_bn: bool) -> None:
             nn.init.zeros_(m.bias)
     if zero_init_final_bn:
         for m in model.modules():
-            if isinstance(m, Block) and m.skip and isinstance(m.body[-1], nn.BatchNorm2d):
-                nn.init.zeros_(m.body[-1].weight)
+            if not (isinstance(m, Block) and m.skip):
+                continue
+            final = m.body[-2] if isinstance(m.body[-1], SqueezeExcitation) else m.body[-1]  # SENet's SE comes last
+            if isinstance(final, nn.BatchNorm2d):
+                nn.init.zeros_(final.weight)
 
 
 def set_drop_path(model: nn.Module, rate: float) -> int:

@@ -32,6 +32,7 @@ GROUP_BLOCKS = BOTTLENECK_BLOCKS + ("dense_block",)  # grouped 3x3 on the inner 
 ACTIVATIONS = ("relu", "silu", "relu6")  # relu6: min(max(x, 0), 6), as MobileNet-v1 and v2 publish them
 STRIDE_POSITIONS = ("3x3", "1x1")
 SHORTCUTS = ("conv", "avgpool_conv")
+SE_STYLES = ("regnet", "senet")  # after the 3x3 on w_in * r (pycls) | after the last 1x1 on w_out * r (SENet)
 STAGE_FIELDS = ("depths", "widths", "strides", "bottleneck_ratios", "group_widths")
 # Keys added after the first contract: left out of to_dict() at their defaults, so that every
 # spec written before them (and every pycls import) keeps its exact JSON and id.
@@ -43,6 +44,7 @@ OPTIONAL_DEFAULTS = {
     "batch_norm": True,
     "compression": 0.5,
     "expand_3x3_fraction": 0.5,
+    "se_style": "regnet",
 }
 
 
@@ -68,7 +70,10 @@ class ModelSpec:
     the 1x1 projection (ResNet-D); deep_stem replaces the stem conv by three 3x3 convs of widths
     stem_width/2, stem_width/2, stem_width, the first with the stem's stride (ResNet-C); preactivation runs residual blocks as BN-act-conv (He et al.
     2016); batch_norm false replaces every BN by a conv bias (SqueezeNet 1.0); compression is
-    DenseNet's transition width factor; expand_3x3_fraction is the 3x3 share of a Fire expand.
+    DenseNet's transition width factor; expand_3x3_fraction is the 3x3 share of a Fire expand;
+    se_style "senet" places squeeze-excitation as SENet does (after the last 1x1 and its BN, on the
+    block's output width, se_ratio 1/16 for reduction 16) instead of as RegNetY does (after the 3x3,
+    its hidden width se_ratio times the block's input width).
     """
 
     stem_type: str
@@ -92,6 +97,7 @@ class ModelSpec:
     batch_norm: bool = True
     compression: float = 0.5
     expand_3x3_fraction: float = 0.5
+    se_style: str = "regnet"
 
     def __post_init__(self):
         for name in STAGE_FIELDS:
@@ -147,6 +153,7 @@ class ModelSpec:
     def _validate_options(self):
         _choice("stride_position", self.stride_position, STRIDE_POSITIONS)
         _choice("shortcut", self.shortcut, SHORTCUTS)
+        _choice("se_style", self.se_style, SE_STYLES)
         if not 0.0 < self.compression <= 1.0:
             raise ValueError(f"ModelSpec.compression: must be in (0, 1], got {self.compression}")
         if not 0.0 < self.expand_3x3_fraction < 1.0:
@@ -157,6 +164,7 @@ class ModelSpec:
             "preactivation": RESIDUAL_BLOCKS,
             "compression": ("dense_block",),
             "expand_3x3_fraction": ("fire_block",),
+            "se_style": BOTTLENECK_BLOCKS,
         }
         for name, blocks in applies.items():
             if getattr(self, name) != OPTIONAL_DEFAULTS[name] and self.block_type not in blocks:

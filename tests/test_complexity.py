@@ -71,7 +71,8 @@ def _random_spec(rng: np.random.Generator) -> ds.ModelSpec:
         groups.append(int(rng.choice(divisors)))
     options = {}
     if block in BOTTLENECK_BLOCKS:
-        options.update(se_ratio=float(rng.choice([0.0, 0.25, 0.5])), stride_position=str(rng.choice(["3x3", "1x1"])))
+        options.update(se_ratio=float(rng.choice([0.0, 0.25, 0.5])), stride_position=str(rng.choice(["3x3", "1x1"])),
+                       se_style=str(rng.choice(["regnet", "senet"])))
     if block in RESIDUAL_BLOCKS:
         options.update(shortcut=str(rng.choice(["conv", "avgpool_conv"])), preactivation=bool(rng.random() < 0.5))
     if block == "dense_block":

@@ -18,6 +18,8 @@ SQUEEZENET10 = dict(stem_type="res_stem_in", stem_width=96, block_type="fire_blo
 MOBILENET_V1 = dict(stem_type="simple_stem_in", stem_width=32, block_type="depthwise_separable_block",
                     depths=[1, 2, 2, 6, 2], widths=[64, 128, 256, 512, 1024], strides=[1, 2, 2, 2, 2],
                     bottleneck_ratios=[1] * 5, group_widths=[1] * 5)
+RESNEXT50 = {**RESNET50, "bottleneck_ratios": [2] * 4, "group_widths": [4, 8, 16, 32]}
+SENET = dict(se_ratio=1 / 16, se_style="senet")  # reduction 16, after the last 1x1, on the output width
 TWEAKS = {"A": dict(stride_position="1x1"), "B": {}, "C": dict(deep_stem=True),
           "D": dict(deep_stem=True, shortcut="avgpool_conv")}
 
@@ -28,8 +30,9 @@ def params_of_built_model(spec):
 
 @pytest.mark.parametrize("name, fields, params", [
     ("ResNet-50 (torchvision, pycls zoo)", RESNET50, 25_557_032),
-    ("ResNeXt-50 32x4d (torchvision)", {**RESNET50, "bottleneck_ratios": [2] * 4, "group_widths": [4, 8, 16, 32]},
-     25_028_904),
+    ("ResNeXt-50 32x4d (torchvision)", RESNEXT50, 25_028_904),
+    ("SE-ResNeXt-50 32x4d (Hu et al.; timm seresnext50_32x4d)", {**RESNEXT50, **SENET}, 27_559_896),
+    ("SE-ResNet-50 (Hu et al.; timm seresnet50)", {**RESNET50, **SENET}, 28_088_024),
     ("ResNet-50-D (timm resnet50d)", {**RESNET50, **TWEAKS["D"]}, 25_576_264),
     ("DenseNet-121 (Huang et al.; torchvision)", DENSENET121, 7_978_856),
     ("SqueezeNet 1.0 (Iandola et al.; torchvision)", SQUEEZENET10, 1_248_424),
@@ -56,8 +59,10 @@ def test_resnet_tweaks_cost_what_the_bag_of_tricks_reports():
 
 
 @pytest.mark.parametrize("fields", [{**RESNET50, **extra} for extra in TWEAKS.values()]
-                         + [{**RESNET50, "preactivation": True}, DENSENET121, SQUEEZENET10, MOBILENET_V1],
-                         ids=["A", "B", "C", "D", "preact", "densenet121", "squeezenet", "mobilenet"])
+                         + [{**RESNET50, "preactivation": True}, DENSENET121, SQUEEZENET10, MOBILENET_V1,
+                            {**RESNEXT50, **SENET}, {**RESNEXT50, **SENET, "preactivation": True}],
+                         ids=["A", "B", "C", "D", "preact", "densenet121", "squeezenet", "mobilenet", "senet",
+                              "senet-preact"])
 def test_seed_architectures_agree_with_the_forward_hook_count(fields):
     spec = ds.ModelSpec(**{**fields, "resolution": 64, "num_classes": 10})
     assert ds.complexity(spec) == measured_complexity(ds.build_model(spec), 3, 64)
@@ -86,6 +91,8 @@ def test_existing_specs_keep_their_exact_json():
     ({**RESNET50, "compression": 0.7}, r"ModelSpec\.compression: .* applies to dense_block"),
     ({**RESNET50, "deep_stem": True, "stem_width": 1}, r"ModelSpec\.stem_width"),
     ({**RESNET50, "deep_stem": 1}, r"ModelSpec\.deep_stem"),
+    ({**RESNET50, "se_style": "cbam"}, r"ModelSpec\.se_style"),
+    ({**MOBILENET_V1, "se_style": "senet"}, r"ModelSpec\.se_style: .* applies to"),
 ])
 def test_impossible_option_values_name_the_key(change, message):
     with pytest.raises(ValueError, match=message):
@@ -136,3 +143,16 @@ def test_a_dense_network_too_small_for_its_transitions_is_refused_with_the_stage
         ds.ModelSpec(**DENSENET121, resolution=16)
     with pytest.raises(ValueError, match="network.resolution: 16 px leaves no feature map for dense stage 4"):
         ds.load_space("densenet").with_context(resolution=16)
+
+
+def test_senet_se_follows_the_last_bn_and_zero_init_still_makes_the_block_the_identity():
+    from designspace.model import Block, SqueezeExcitation
+
+    spec = ds.ModelSpec(**{**RESNEXT50, **SENET, "resolution": 32, "depths": [2, 1, 1, 1]})
+    model = ds.build_model(spec, zero_init_final_bn=True).eval()
+    second = [m for m in model.modules() if isinstance(m, Block)][1]  # 256 -> 256, no projection
+    assert isinstance(second.body[-1], SqueezeExcitation) and second.body[-1].gate[1].in_channels == 256
+    assert second.body[-1].gate[1].out_channels == 16  # 256 / 16
+    x = torch.relu(torch.randn(2, 256, 8, 8))
+    with torch.no_grad():
+        assert torch.equal(second(x), x)
