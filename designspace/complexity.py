@@ -17,7 +17,7 @@ from .spec import NETWORK_FIELDS, OPTIONAL_DEFAULTS, STAGE_FIELDS, ModelSpec
 METRICS = ("flops", "params", "acts")
 # Fields that decide which layers exist: one value per batch (complexity_many groups by them).
 FORM_FIELDS = ("stem_type", "block_type", "deep_stem", "stride_position", "shortcut", "preactivation", "batch_norm",
-               "se_style")
+               "se_style", "expand_from")
 
 
 def complexity(spec: ModelSpec) -> dict[str, int]:

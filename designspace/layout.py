@@ -147,6 +147,7 @@ class BlockLayout(NamedTuple):
     projection: object  # 1x1 conv on the shortcut
     skip: object  # residual add (identity or projection)
     se_on_output: bool  # SE after the last 1x1 on w_out (SENet) instead of after the 3x3 on the inner width
+    expand: object  # a bottleneck's first 1x1 exists (not in MobileNet-v2's t = 1 blocks)
     stride_on_1x1: bool  # a bottleneck's stride on its first 1x1 conv instead of the 3x3
     pool_shortcut: bool  # average-pool before the projection when the block strides (ResNet-D)
     preact: bool  # BN-act-conv units, no activation after the add
@@ -164,9 +165,11 @@ def block_layout(net, w_in, w_out, stride, bottleneck_ratio, group_width) -> Blo
     round(se_ratio * w_out))."""
     block_type = net["block_type"]
     reshapes = (w_in != w_out) | (stride != 1)
-    inner, groups, se, projection, skip, expand_3x3 = w_out, 1, 0, False, False, 0
+    inner, groups, se, projection, skip, expand_3x3, expand = w_out, 1, 0, False, False, 0, True
     if block_type in ("res_bottleneck_block", "res_bottleneck_linear_block", "fire_block"):
-        inner = round_half_even(w_out * (1.0 / bottleneck_ratio))
+        from_input = block_type == "res_bottleneck_linear_block" and net["expand_from"] == "input"
+        inner = round_half_even((w_in if from_input else w_out) * (1.0 / bottleneck_ratio))
+        expand = 1 - ((bottleneck_ratio == 1) & from_input)  # 0 or 1, also elementwise over arrays
     if block_type in ("res_bottleneck_block", "res_bottleneck_linear_block"):
         se_base = w_out if net["se_style"] == "senet" else w_in
         groups, se = inner // group_width, round_half_even(se_base * net["se_ratio"])
@@ -178,7 +181,7 @@ def block_layout(net, w_in, w_out, stride, bottleneck_ratio, group_width) -> Blo
         expand_3x3 = expand_3x3_width(w_out, net["expand_3x3_fraction"])
     return BlockLayout(
         block_type, w_in, w_out, stride, inner, groups, se, projection, skip,
-        se_on_output=net["se_style"] == "senet", stride_on_1x1=net["stride_position"] == "1x1", pool_shortcut=net["shortcut"] == "avgpool_conv",
+        se_on_output=net["se_style"] == "senet", expand=expand, stride_on_1x1=net["stride_position"] == "1x1", pool_shortcut=net["shortcut"] == "avgpool_conv",
         preact=net["preactivation"], bn=net["batch_norm"], expand_3x3=expand_3x3,
     )
 
@@ -198,7 +201,7 @@ def block_cost(layout: BlockLayout, h):
     if lo.block_type in ("res_bottleneck_block", "res_bottleneck_linear_block"):
         h_1x1 = h_out if lo.stride_on_1x1 else h
         body = total(
-            unit_cost(h_1x1, lo.w_in, lo.inner, 1, bn=bn, preact=pre),
+            scaled(unit_cost(h_1x1, lo.w_in, lo.inner, 1, bn=bn, preact=pre), lo.expand),
             unit_cost(h_out, lo.inner, lo.inner, 3, lo.groups, bn=bn, preact=pre),
             se_cost(lo.w_out if lo.se_on_output else lo.inner, lo.se),
             unit_cost(h_out, lo.inner, lo.w_out, 1, bn=bn, preact=pre),

@@ -90,8 +90,9 @@ class Block(nn.Module):
         super().__init__()
         lo = layout
         if lo.block_type in ("res_bottleneck_block", "res_bottleneck_linear_block"):
-            s1, s3 = (lo.stride, 1) if lo.stride_on_1x1 else (1, lo.stride)
-            units = [(lo.w_in, lo.inner, 1, s1, 1), (lo.inner, lo.inner, 3, s3, lo.groups), (lo.inner, lo.w_out, 1, 1, 1)]
+            s1, s3 = (lo.stride, 1) if lo.stride_on_1x1 and lo.expand else (1, lo.stride)
+            units = [(lo.w_in, lo.inner, 1, s1, 1)] * bool(lo.expand) + [(lo.inner, lo.inner, 3, s3, lo.groups),
+                                                                         (lo.inner, lo.w_out, 1, 1, 1)]
         else:
             units = [(lo.w_in, lo.w_out, 3, lo.stride, 1), (lo.w_out, lo.w_out, 3, 1, 1)]
         se = SqueezeExcitation(lo.w_out if lo.se_on_output else lo.inner, lo.se, activation) if lo.se > 0 else None
@@ -112,7 +113,7 @@ class Block(nn.Module):
         for i, (c_in, c_out, k, stride, groups) in enumerate(units):
             last = i == len(units) - 1
             layers += post_unit(c_in, c_out, k, stride, groups, bn=bn, activation=None if last else activation)
-            if i == 1 and se is not None:
+            if k == 3 and se is not None:  # after the bottleneck's 3x3
                 layers.append(se)
         return layers  # ends with the block's final BN (or conv, without BN); SENet's SE follows it
 

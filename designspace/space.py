@@ -371,6 +371,8 @@ def _stage_shapes(space: Space, draws: dict, widths, context: dict, groups=None)
         else:
             groups = draws["group_width"].astype(np.int64)
     ok &= inner % np.maximum(groups, 1) == 0
+    if block == "res_bottleneck_linear_block" and context.get("expand_from") == "input":
+        ok &= _first_expansions_ok(context, widths, ratios, groups)
     if block == "dense_block":
         ok &= widths % np.maximum(inner // np.maximum(groups, 1), 1) == 0
         ok &= _transitions_ok(context, draws["depth"], widths)
@@ -388,6 +390,14 @@ def _transitions_ok(context: dict, depths, growth) -> np.ndarray:
     starts = channels_after_transitions(np.asarray(context["stem_width"]), depths.T, growth.T,
                                         np.asarray(context["compression"], dtype=np.float64))
     return np.stack([np.broadcast_to(c >= 1, depths.shape[:1]) for c in starts], axis=1)
+
+
+def _first_expansions_ok(context: dict, widths, ratios, groups) -> np.ndarray:
+    """(N, S): whether each stage's first inverted residual (MobileNet-v2), which expands the
+    previous stage's width, has an inner width that is a positive multiple of its group width."""
+    stem = np.broadcast_to(np.asarray(context["stem_width"]).reshape(-1, 1), (len(widths), 1))
+    first = np.rint(np.concatenate([stem, widths[:, :-1]], axis=1) * (1.0 / ratios)).astype(np.int64)
+    return (first >= 1) & (first % np.maximum(groups, 1) == 0)
 
 
 def _dense_maps_ok(context: dict, strides, n: int) -> np.ndarray:

@@ -32,6 +32,7 @@ GROUP_BLOCKS = BOTTLENECK_BLOCKS + ("dense_block",)  # grouped 3x3 on the inner 
 ACTIVATIONS = ("relu", "silu", "relu6")  # relu6: min(max(x, 0), 6), as MobileNet-v1 and v2 publish them
 STRIDE_POSITIONS = ("3x3", "1x1")
 SHORTCUTS = ("conv", "avgpool_conv")
+EXPANSIONS = ("output", "input")  # a linear bottleneck's inner width: w_out / b (NDS) | w_in / b (MobileNet-v2)
 SE_STYLES = ("regnet", "senet")  # after the 3x3 on w_in * r (pycls) | after the last 1x1 on w_out * r (SENet)
 STAGE_FIELDS = ("depths", "widths", "strides", "bottleneck_ratios", "group_widths")
 # Keys added after the first contract: left out of to_dict() at their defaults, so that every
@@ -45,6 +46,7 @@ OPTIONAL_DEFAULTS = {
     "compression": 0.5,
     "expand_3x3_fraction": 0.5,
     "se_style": "regnet",
+    "expand_from": "output",
 }
 
 
@@ -73,7 +75,9 @@ class ModelSpec:
     DenseNet's transition width factor; expand_3x3_fraction is the 3x3 share of a Fire expand;
     se_style "senet" places squeeze-excitation as SENet does (after the last 1x1 and its BN, on the
     block's output width, se_ratio 1/16 for reduction 16) instead of as RegNetY does (after the 3x3,
-    its hidden width se_ratio times the block's input width).
+    its hidden width se_ratio times the block's input width); expand_from "input" makes a linear
+    bottleneck MobileNet-v2's inverted residual: inner width w_in / b (expansion t = 1 / b of the
+    block's input), and no expansion conv when t = 1.
     """
 
     stem_type: str
@@ -98,6 +102,7 @@ class ModelSpec:
     compression: float = 0.5
     expand_3x3_fraction: float = 0.5
     se_style: str = "regnet"
+    expand_from: str = "output"
 
     def __post_init__(self):
         for name in STAGE_FIELDS:
@@ -154,6 +159,7 @@ class ModelSpec:
         _choice("stride_position", self.stride_position, STRIDE_POSITIONS)
         _choice("shortcut", self.shortcut, SHORTCUTS)
         _choice("se_style", self.se_style, SE_STYLES)
+        _choice("expand_from", self.expand_from, EXPANSIONS)
         if not 0.0 < self.compression <= 1.0:
             raise ValueError(f"ModelSpec.compression: must be in (0, 1], got {self.compression}")
         if not 0.0 < self.expand_3x3_fraction < 1.0:
@@ -165,6 +171,7 @@ class ModelSpec:
             "compression": ("dense_block",),
             "expand_3x3_fraction": ("fire_block",),
             "se_style": BOTTLENECK_BLOCKS,
+            "expand_from": ("res_bottleneck_linear_block",),
         }
         for name, blocks in applies.items():
             if getattr(self, name) != OPTIONAL_DEFAULTS[name] and self.block_type not in blocks:
@@ -176,6 +183,14 @@ class ModelSpec:
             raise ValueError(f"ModelSpec.stem_width: a deep stem halves it for its first two convs; got {self.stem_width}")
 
     def _validate_inner_widths(self):
+        if self.expand_from == "input":  # each stage's first block expands the previous stage's width
+            for i, (w_in, b, g) in enumerate(zip((self.stem_width, *self.widths[:-1]), self.bottleneck_ratios,
+                                                 self.group_widths)):
+                w_b = inner_width(w_in, b)
+                if w_b < 1 or w_b % g:
+                    raise ValueError(f"ModelSpec.group_widths: stage {i + 1}'s first block expands its input width "
+                                     f"{w_in} to {w_b} (= {w_in}/{b}), which is not a positive multiple of its group "
+                                     f"width {g}")
         for i, (w, b, g) in enumerate(zip(self.widths, self.bottleneck_ratios, self.group_widths)):
             w_b = inner_width(w, b)
             if w_b < 1:

@@ -53,7 +53,7 @@ def random_spec(rng: np.random.Generator) -> ds.ModelSpec:
         try:
             return _random_spec(rng)
         except ValueError as e:
-            if "leaves no feature map" not in str(e):
+            if "leaves no feature map" not in str(e) and "first block expands" not in str(e):
                 raise
 
 
@@ -75,6 +75,8 @@ def _random_spec(rng: np.random.Generator) -> ds.ModelSpec:
                        se_style=str(rng.choice(["regnet", "senet"])))
     if block in RESIDUAL_BLOCKS:
         options.update(shortcut=str(rng.choice(["conv", "avgpool_conv"])), preactivation=bool(rng.random() < 0.5))
+    if block == "res_bottleneck_linear_block":
+        options.update(expand_from=str(rng.choice(["output", "input"])))
     if block == "dense_block":
         options.update(compression=float(rng.choice([0.5, 0.75, 1.0])))
     if block == "fire_block":

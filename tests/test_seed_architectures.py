@@ -20,6 +20,11 @@ MOBILENET_V1 = dict(stem_type="simple_stem_in", stem_width=32, block_type="depth
                     bottleneck_ratios=[1] * 5, group_widths=[1] * 5)
 RESNEXT50 = {**RESNET50, "bottleneck_ratios": [2] * 4, "group_widths": [4, 8, 16, 32]}
 SENET = dict(se_ratio=1 / 16, se_style="senet")  # reduction 16, after the last 1x1, on the output width
+# MobileNet-v2 1.0 (Sandler et al. 2018, Table 2): (t, c, n, s) rows as stages, b = 1/t, depthwise 3x3.
+MOBILENET_V2 = dict(stem_type="simple_stem_in", stem_width=32, block_type="res_bottleneck_linear_block",
+                    depths=[1, 2, 3, 4, 3, 3, 1], widths=[16, 24, 32, 64, 96, 160, 320], strides=[1, 2, 2, 2, 1, 2, 1],
+                    bottleneck_ratios=[1] + [1 / 6] * 6, group_widths=[1] * 7, head_width=1280, activation="relu6",
+                    expand_from="input")
 TWEAKS = {"A": dict(stride_position="1x1"), "B": {}, "C": dict(deep_stem=True),
           "D": dict(deep_stem=True, shortcut="avgpool_conv")}
 
@@ -33,6 +38,7 @@ def params_of_built_model(spec):
     ("ResNeXt-50 32x4d (torchvision)", RESNEXT50, 25_028_904),
     ("SE-ResNeXt-50 32x4d (Hu et al.; timm seresnext50_32x4d)", {**RESNEXT50, **SENET}, 27_559_896),
     ("SE-ResNet-50 (Hu et al.; timm seresnet50)", {**RESNET50, **SENET}, 28_088_024),
+    ("MobileNet-v2 1.0 (Sandler et al.; torchvision mobilenet_v2)", MOBILENET_V2, 3_504_872),
     ("ResNet-50-D (timm resnet50d)", {**RESNET50, **TWEAKS["D"]}, 25_576_264),
     ("DenseNet-121 (Huang et al.; torchvision)", DENSENET121, 7_978_856),
     ("SqueezeNet 1.0 (Iandola et al.; torchvision)", SQUEEZENET10, 1_248_424),
@@ -60,9 +66,9 @@ def test_resnet_tweaks_cost_what_the_bag_of_tricks_reports():
 
 @pytest.mark.parametrize("fields", [{**RESNET50, **extra} for extra in TWEAKS.values()]
                          + [{**RESNET50, "preactivation": True}, DENSENET121, SQUEEZENET10, MOBILENET_V1,
-                            {**RESNEXT50, **SENET}, {**RESNEXT50, **SENET, "preactivation": True}],
+                            {**RESNEXT50, **SENET}, {**RESNEXT50, **SENET, "preactivation": True}, MOBILENET_V2],
                          ids=["A", "B", "C", "D", "preact", "densenet121", "squeezenet", "mobilenet", "senet",
-                              "senet-preact"])
+                              "senet-preact", "mobilenet_v2"])
 def test_seed_architectures_agree_with_the_forward_hook_count(fields):
     spec = ds.ModelSpec(**{**fields, "resolution": 64, "num_classes": 10})
     assert ds.complexity(spec) == measured_complexity(ds.build_model(spec), 3, 64)
@@ -92,6 +98,9 @@ def test_existing_specs_keep_their_exact_json():
     ({**RESNET50, "deep_stem": True, "stem_width": 1}, r"ModelSpec\.stem_width"),
     ({**RESNET50, "deep_stem": 1}, r"ModelSpec\.deep_stem"),
     ({**RESNET50, "se_style": "cbam"}, r"ModelSpec\.se_style"),
+    ({**MOBILENET_V2, "expand_from": "middle"}, r"ModelSpec\.expand_from"),
+    ({**RESNET50, "expand_from": "input"}, r"ModelSpec\.expand_from: .* applies to res_bottleneck_linear_block"),
+    ({**MOBILENET_V2, "group_widths": [1, 72, 1, 1, 1, 1, 1]}, r"stage 2.s first block expands its input width 16 to 96"),
     ({**MOBILENET_V1, "se_style": "senet"}, r"ModelSpec\.se_style: .* applies to"),
 ])
 def test_impossible_option_values_name_the_key(change, message):
@@ -156,3 +165,13 @@ def test_senet_se_follows_the_last_bn_and_zero_init_still_makes_the_block_the_id
     x = torch.relu(torch.randn(2, 256, 8, 8))
     with torch.no_grad():
         assert torch.equal(second(x), x)
+
+
+def test_mobilenet_v2_blocks_expand_their_input_and_t1_blocks_have_no_expansion():
+    from designspace.model import Block
+
+    blocks = [m for m in ds.build_model(ds.ModelSpec(**MOBILENET_V2)).modules() if isinstance(m, Block)]
+    convs = [[c for c in b.body if isinstance(c, torch.nn.Conv2d)] for b in blocks]
+    assert [(c.in_channels, c.out_channels, c.groups) for c in convs[0]] == [(32, 32, 32), (32, 16, 1)]  # t = 1
+    assert [(c.in_channels, c.out_channels) for c in convs[1]] == [(16, 96), (96, 96), (96, 24)]  # 6 x its input 16
+    assert convs[1][1].stride == (2, 2) and [b.skip for b in blocks[:3]] == [False, False, True]

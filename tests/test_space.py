@@ -221,6 +221,18 @@ def test_vectorized_complexity_of_network_level_draws_equals_each_spec(name):
             assert complexity(spec) == {m: int(batch.complexity[m][i]) for m in ("flops", "params", "acts")}
 
 
+def test_inverted_residuals_that_expand_their_input_are_sampled_and_costed_exactly():
+    """MobileNet-v2's form (expand_from "input") in a space: each stage's first block expands the
+    previous stage's width, and a t = 1 block has no expansion conv."""
+    space = ds.load_space("mobilenet").with_context(expand_from="input", activation="relu6")
+    batch = space._draw(np.random.default_rng(3), 600)
+    assert batch.size > 100
+    for i in range(0, batch.size, 3):
+        spec = space._spec(batch.row(i))
+        assert spec.expand_from == "input"
+        assert complexity(spec) == {m: int(batch.complexity[m][i]) for m in ("flops", "params", "acts")}
+
+
 def test_variants_set_the_tweaks_of_each_model():
     records = ds.load_space("resnet_tweaks").sample(80, seed=0)
     seen = {}
