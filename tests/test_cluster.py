@@ -60,8 +60,9 @@ def training(node) -> set[int]:
 @pytest.mark.slow
 def test_a_sweep_spreads_over_two_nodes(two_nodes, tmp_path):
     (head, head_id), (_, node_id) = two_nodes
-    result = subprocess.run(sweep(head, tmp_path / "s", n=3, epochs=1), capture_output=True, text=True,
-                            timeout=SWEEP_TIMEOUT)
+    # each node's workers read the (synthetic) data themselves: the --data-on-nodes path
+    result = subprocess.run([*sweep(head, tmp_path / "s", n=3, epochs=1), "--data-on-nodes"], capture_output=True,
+                            text=True, timeout=SWEEP_TIMEOUT)
     assert result.returncode == 0, result.stderr
     table = trained_once(tmp_path / "s")
     assert set(table["node"]) == {head_id, node_id} and (table["attempts"] == 1).all()
