@@ -5,8 +5,9 @@ Bookkeeping: ResultsTable.add of n real-shaped rows plus the final close(), per 
 1,000 and 10,000 models (quick: 100 and 1,000), against the previous design, which rewrote the
 whole table atomically as parquet after every model. Dispatch: models per second through the real
 run_sweep with run_trial replaced by one that reports a finished record at once, at 2, 16 and 64
-concurrent slots of a local Ray instance with 64 logical CPUs, against as many trivial Ray tasks
-at the same concurrency on the same instance.
+concurrent slots of a local Ray instance with 64 logical CPUs, timed between the first and the last
+record that reaches the results table (the sweep's start and end are fixed costs, given apart),
+against as many trivial Ray tasks at the same concurrency on the same instance.
 
     python benchmarks/bench_dispatch.py [--quick]
 """
@@ -127,18 +128,24 @@ def nothing() -> None:
 
 
 @contextmanager
-def instant_trials():
-    """run_sweep with trials that train nothing (it looks run_trial up when called); the workers
+def instant_trials(arrivals: list[float]):
+    """run_sweep with trials that train nothing (it looks run_trial up when called), appending the
+    perf_counter time of each record's arrival at the results table to `arrivals`. The workers
     unpickle this module's functions by value, since they cannot import it."""
     from ray import cloudpickle
 
-    real, module = designspace.sweep.run_trial, sys.modules[__name__]
+    real_trial, real_add, module = designspace.sweep.run_trial, ResultsTable.add, sys.modules[__name__]
+
+    def timed_add(table, row):
+        arrivals.append(time.perf_counter())
+        real_add(table, row)
+
     cloudpickle.register_pickle_by_value(module)
-    designspace.sweep.run_trial = instant_trial
+    designspace.sweep.run_trial, ResultsTable.add = instant_trial, timed_add
     try:
         yield
     finally:
-        designspace.sweep.run_trial = real
+        designspace.sweep.run_trial, ResultsTable.add = real_trial, real_add
         cloudpickle.unregister_pickle_by_value(module)
 
 
@@ -151,18 +158,20 @@ def ray_with_cpus(cpus: int):
     return connect(None, num_cpus=cpus)
 
 
-def sweep_seconds(models: list[dict], slots: int) -> float:
-    """Wall seconds of run_sweep over `models` with instant trials, `slots` at a time, in a fresh directory."""
+def sweep_phases(models: list[dict], slots: int) -> tuple[float, float, float]:
+    """A run_sweep over `models` with instant trials, `slots` at a time, in a fresh directory: (seconds
+    to the first record, seconds per record from the first to the last, seconds after the last)."""
     options = dataset_options(resolution=8)
     definition = definition_for(models, options, asdict(RECIPE), {"space": "regnetx"})
-    with tempfile.TemporaryDirectory() as directory:
+    arrivals = []
+    with instant_trials(arrivals), tempfile.TemporaryDirectory() as directory:
         start = time.perf_counter()
         table = run_sweep(Path(directory) / "sweep", models, definition, cpus_per_trial=1, max_concurrent=slots,
                           progress=False)
-        seconds = time.perf_counter() - start
+        end = time.perf_counter()
     if len(table.finished_ids()) != len(models):
         raise RuntimeError(f"the dispatch sweep recorded {len(table.finished_ids())} of {len(models)} models")
-    return seconds
+    return arrivals[0] - start, (arrivals[-1] - arrivals[0]) / (len(arrivals) - 1), end - arrivals[-1]
 
 
 def tasks_seconds(ray, n: int, slots: int) -> float:
@@ -173,31 +182,30 @@ def tasks_seconds(ray, n: int, slots: int) -> float:
     return best_time(lambda: ray.get([task.remote() for _ in range(n)]))[0]
 
 
-def dispatch(counts: tuple[int, int]) -> list[Figure]:
-    """Per model, the difference between sweeps of the two `counts` of models: what each further
-    model costs once the sweep runs (the trial actors started, Tune set up)."""
-    few, many = counts
-    models = sampled_models(many)
+def dispatch(n: int) -> list[Figure]:
+    """Per model, the time between records once a sweep of n models runs; its start (Tune set up,
+    the trial actors started) and end (Tune's clean-up) in the note."""
+    models = sampled_models(n)
     ray = ray_with_cpus(max(SLOTS))
+    raw = {slots: tasks_seconds(ray, n, slots) / n for slots in SLOTS}  # before the sweeps' actors come and go
+    sweep_phases(models[:4], slots=2)  # imports Tune, starts the first workers
     figures = []
-    with instant_trials():
-        sweep_seconds(models[:4], slots=2)  # imports Tune, starts the first workers
-        for slots in SLOTS:
-            short, long = sweep_seconds(models[:few], slots), sweep_seconds(models, slots)
-            per_model = (long - short) / (many - few)
-            raw = tasks_seconds(ray, many, slots) / many
-            figures.append(Figure(
-                f"dispatch and record an instant trial, {slots} at a time (run_sweep, Ray Tune), per model",
-                per_model, raw, f"{many} trivial Ray tasks, {slots} at a time",
-                f"{1 / per_model:,.1f} models/s once running ({per_model / raw:,.0f}x a Ray task); a whole sweep of "
-                f"{many}: {many / long:,.1f} models/s ({long:.1f} s), of {few}: {short:.1f} s"))
+    for slots in SLOTS:
+        start, per_model, end = sweep_phases(models, slots)
+        whole = start + per_model * (n - 1) + end
+        figures.append(Figure(
+            f"dispatch and record an instant trial, {slots} at a time (run_sweep, Ray Tune), per model",
+            per_model, raw[slots], f"{n} trivial Ray tasks, {slots} at a time",
+            f"{1 / per_model:,.1f} models/s between the first and last record ({per_model / raw[slots]:,.0f}x a Ray "
+            f"task); whole sweep of {n}: {whole:.1f} s ({start:.1f} s to the first record, {end:.1f} s after the "
+            "last)"))
     ray.shutdown()  # its 64 logical CPUs are not this machine's: later benchmarks start their own
     return figures
 
 
 def figures(quick=False):
-    sizes, counts = ((100, 1000), (64, 128)) if quick else ((100, 1000, 10000), (64, 256))
-    return bookkeeping(sizes) + dispatch(counts)
+    sizes, n = ((100, 1000), 96) if quick else ((100, 1000, 10000), 256)
+    return bookkeeping(sizes) + dispatch(n)
 
 
 if __name__ == "__main__":
