@@ -2,7 +2,8 @@
 
 `complexity` serves one spec (microseconds); `complexity_arrays` serves a batch of candidate
 networks as (N, S) numpy arrays, which is how the sampler checks complexity windows without a
-Python loop per candidate. Both run the one cost model in `designspace.layout`.
+Python loop per candidate. Both count the layer trees of `designspace.blocks`, from which the
+torch model is built too.
 """
 
 from __future__ import annotations
@@ -11,13 +12,20 @@ from collections import defaultdict
 
 import numpy as np
 
-from .layout import network_cost
+from .blocks import network_layers
+from .layers import Chain, cost
 from .spec import NETWORK_FIELDS, OPTIONAL_DEFAULTS, STAGE_FIELDS, ModelSpec
 
 METRICS = ("flops", "params", "acts")
 # Fields that decide which layers exist: one value per batch (complexity_many groups by them).
 FORM_FIELDS = ("stem_type", "block_type", "deep_stem", "stride_position", "shortcut", "preactivation", "batch_norm",
-               "se_style", "expand_from")
+               "se_style", "expand_from", "padding", "classifier", "bare_stem")
+
+
+def network_cost(net, depths, widths, strides, bottleneck_ratios, group_widths):
+    """(flops, params, acts) of a whole network (scalars, or arrays over candidate networks)."""
+    stem, stages, head = network_layers(net, depths, widths, strides, bottleneck_ratios, group_widths)
+    return cost(Chain((stem, *stages, head)), net["resolution"])[1]
 
 
 def complexity(spec: ModelSpec) -> dict[str, int]:

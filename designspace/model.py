@@ -1,9 +1,8 @@
-"""The PyTorch network of a ModelSpec, built from the layouts whose cost `complexity` counts.
+"""The PyTorch network of a ModelSpec, built from the same layer trees whose cost `complexity`
+counts (designspace.blocks, designspace.layers), so that the two cannot drift apart.
 
-Module structure follows pycls's AnyNet (stem, stages of blocks, head), so that parameter
-counts, flops and activations agree with pycls to the unit. Every conv comes in a *unit* with
-its normalization, in the two orders that `layout.unit_cost` counts: conv-BN(-act)
-(post-activation) or BN-act-conv (pre-activation); without batch norm the conv has a bias.
+Module structure follows pycls's AnyNet (stem, stages of blocks, head), in the layers' order, so
+that parameter counts, flops and activations agree with pycls to the unit.
 """
 
 from __future__ import annotations
@@ -13,50 +12,67 @@ import math
 import torch
 from torch import nn
 
-from .layout import BlockLayout, DenseLayout, dense_layout, ends_with_conv, stage_layouts, stem_conv_width, stem_convs
+from .blocks import network_layers
+from .layers import (Act, Chain, Concat, Conv, DenseLayers, GlobalPool, Linear, Norm, Pool, Residual, SqueezeExcite,
+                     Stage, same_padding)
 from .spec import ModelSpec
 
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "relu6": nn.ReLU6}
 
 
-def conv(c_in, c_out, k, stride=1, groups=1, bias=False) -> nn.Conv2d:
-    return nn.Conv2d(c_in, c_out, k, stride, (k - 1) // 2, groups=groups, bias=bias)
+def build(node, activation) -> nn.Module:
+    """The torch module of a layer tree (designspace.layers); absent parts are left out."""
+    kind = type(node)
+    if kind is Conv:
+        padding = same_padding(node.k) if node.padding is None else node.padding
+        return nn.Conv2d(node.c_in, node.c_out, node.k, node.stride, padding, groups=node.groups, bias=node.bias)
+    if kind is Norm:
+        return nn.BatchNorm2d(node.channels)
+    if kind is Act:
+        return activation(inplace=node.inplace)
+    if kind is Pool:
+        if node.kind == "max":
+            return nn.MaxPool2d(node.k, node.stride, node.padding, ceil_mode=node.ceil)
+        return nn.AvgPool2d(node.k, node.stride, node.padding, ceil_mode=node.ceil, count_include_pad=False)
+    if kind is GlobalPool:
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+    if kind is Linear:
+        return nn.Linear(node.c_in, node.c_out, bias=True)
+    if kind is SqueezeExcite:
+        return SqueezeExcitation(node.channels, node.hidden, activation)
+    if kind is Chain:
+        return nn.Sequential(*chain_modules(node, activation))
+    if kind is Concat:
+        return Concatenation([build(branch, activation) for branch in node.branches])
+    if kind is Residual:
+        return Block(node, activation)
+    if kind is Stage:
+        rest = (build(node.rest, activation) for _ in range(node.depth - 1))
+        return nn.Sequential(build(node.first, activation), *rest)
+    if kind is DenseLayers:
+        return nn.Sequential(*(DenseLayer(build(node.layer(node.c_in + i * node.growth), activation))
+                               for i in range(node.depth)))
+    raise TypeError(f"no torch module for {node!r}")
 
 
-def post_unit(c_in, c_out, k, stride=1, groups=1, *, bn: bool, activation=None) -> list[nn.Module]:
-    """conv-BN, then the activation if one is given."""
-    layers = [conv(c_in, c_out, k, stride, groups, bias=not bn)] + ([nn.BatchNorm2d(c_out)] if bn else [])
-    return layers + ([activation(inplace=True)] if activation else [])
+def chain_modules(chain: Chain, activation) -> list[nn.Module]:
+    """A chain's modules in order, a chain within it spliced in (one flat Sequential per chain)."""
+    modules = []
+    for layer in chain.layers:
+        if isinstance(layer, Chain) and present(layer):
+            modules += chain_modules(layer, activation)
+        elif present(layer):
+            modules.append(build(layer, activation))
+    return modules
 
 
-def norm_act(channels, *, bn: bool, activation) -> list[nn.Module]:
-    """BN-act. Without BN the activation must not work in place: its input is reused (the
-    identity shortcut, a dense block's concatenation)."""
-    return [nn.BatchNorm2d(channels), activation(inplace=True)] if bn else [activation(inplace=False)]
-
-
-def pre_unit(c_in, c_out, k, stride=1, groups=1, *, bn: bool, activation) -> list[nn.Module]:
-    return norm_act(c_in, bn=bn, activation=activation) + [conv(c_in, c_out, k, stride, groups, bias=not bn)]
-
-
-def window_pool(kind, stride) -> nn.Module:
-    """The pools `layout.pool_cost` counts: a 3x3 max-pool, or a stride x stride average pool;
-    both give ceil(h / stride)."""
-    if kind == "max":
-        return nn.MaxPool2d(3, stride=stride, padding=1)
-    return nn.AvgPool2d(stride, stride=stride, ceil_mode=True, count_include_pad=False)
-
-
-class Stem(nn.Sequential):
-    def __init__(self, spec: ModelSpec, activation):
-        convs, pool = stem_convs(spec.stem_type, spec.deep_stem)
-        bn, width = spec.batch_norm, spec.stem_width
-        layers, c = [], spec.in_channels
-        for sc in convs:
-            c_out = stem_conv_width(sc, width)
-            layers += post_unit(c, c_out, sc.kernel, sc.stride, bn=bn, activation=activation)
-            c = c_out
-        super().__init__(*layers, *([window_pool("max", 2)] if pool else []))
+def present(node) -> bool:
+    """Whether a layer exists in this network: a chain marked absent or an SE of width 0 does not."""
+    if isinstance(node, Chain):
+        return bool(node.present)
+    if isinstance(node, SqueezeExcite):
+        return node.hidden > 0
+    return True
 
 
 class SqueezeExcitation(nn.Module):
@@ -74,6 +90,28 @@ class SqueezeExcitation(nn.Module):
         return x * self.gate(x)
 
 
+class Concatenation(nn.Module):
+    """Branches on the same input, concatenated along the channels."""
+
+    def __init__(self, branches: list[nn.Module]):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        return torch.cat([branch(x) for branch in self.branches], 1)
+
+
+class DenseLayer(nn.Module):
+    """A dense layer's body, its output concatenated to its input."""
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return torch.cat([x, self.body(x)], 1)
+
+
 def drop_branch(x: torch.Tensor, rate: float) -> torch.Tensor:
     """Stochastic depth for a batch: drop each sample's residual branch with probability
     `rate`, scaling the kept ones by 1 / (1 - rate) so that evaluation needs no change."""
@@ -83,59 +121,25 @@ def drop_branch(x: torch.Tensor, rate: float) -> torch.Tensor:
 
 
 class Block(nn.Module):
-    """A residual-family block (bottleneck, basic, vanilla, linear bottleneck), post- or
-    pre-activated: body, optional projection shortcut, residual add, final activation."""
+    """A residual block (layers.Residual): pre (a pre-activated block's BN-act, shared with the
+    projection), body, the add of the projection or the input where it skips, then maybe an
+    activation."""
 
-    def __init__(self, layout: BlockLayout, activation):
+    def __init__(self, node: Residual, activation):
         super().__init__()
-        lo = layout
-        if lo.block_type in ("res_bottleneck_block", "res_bottleneck_linear_block"):
-            s1, s3 = (lo.stride, 1) if lo.stride_on_1x1 and lo.expand else (1, lo.stride)
-            units = [(lo.w_in, lo.inner, 1, s1, 1)] * bool(lo.expand) + [(lo.inner, lo.inner, 3, s3, lo.groups),
-                                                                         (lo.inner, lo.w_out, 1, 1, 1)]
-        else:
-            units = [(lo.w_in, lo.w_out, 3, lo.stride, 1), (lo.w_out, lo.w_out, 3, 1, 1)]
-        se = SqueezeExcitation(lo.w_out if lo.se_on_output else lo.inner, lo.se, activation) if lo.se > 0 else None
-        self.pre = nn.Sequential(*norm_act(lo.w_in, bn=lo.bn, activation=activation)) if lo.preact else None
-        body = (self._pre_body if lo.preact else self._post_body)(units, lo.bn, activation, None if lo.se_on_output else se)
-        self.body = nn.Sequential(*body, *([se] if lo.se_on_output and se is not None else []))
-        self.projection = self._projection(lo) if lo.projection else None
-        self.skip = bool(lo.skip)
+        self.pre = build(node.pre, activation) if node.pre.layers else None
+        self.body = build(node.body, activation)
+        projects = node.projection is not None and present(node.projection)
+        self.projection = build(node.projection, activation) if projects else None
+        self.skip = bool(node.skip)
+        self.ends_on_norm = bool(node.ends_on_norm)
         self.drop_rate = 0.0  # stochastic depth, set by set_drop_path for training
-        # No activation after the add: the linear (inverted) bottleneck (MobileNetV2), and
-        # pre-activated blocks, whose next block starts with one.
-        final = lo.block_type != "res_bottleneck_linear_block" and not lo.preact
-        self.activation = activation(inplace=True) if final else None
+        self.activation = activation(inplace=True) if node.act_after else None
 
-    @staticmethod
-    def _post_body(units, bn, activation, se):
-        layers = []
-        for i, (c_in, c_out, k, stride, groups) in enumerate(units):
-            last = i == len(units) - 1
-            layers += post_unit(c_in, c_out, k, stride, groups, bn=bn, activation=None if last else activation)
-            if k == 3 and se is not None:  # after the bottleneck's 3x3
-                layers.append(se)
-        return layers  # ends with the block's final BN (or conv, without BN); SENet's SE follows it
-
-    @staticmethod
-    def _pre_body(units, bn, activation, se):
-        layers = []
-        for i, (c_in, c_out, k, stride, groups) in enumerate(units):
-            if i:  # the first unit's BN-act is the block's `pre`, shared with the projection
-                layers += norm_act(c_in, bn=bn, activation=activation)
-            if i == 2 and se is not None:
-                layers.append(se)
-            layers.append(conv(c_in, c_out, k, stride, groups, bias=not bn))
-        return layers
-
-    @staticmethod
-    def _projection(lo: BlockLayout) -> nn.Sequential:
-        pooled = lo.pool_shortcut and lo.stride > 1
-        layers = [window_pool("avg", lo.stride)] if pooled else []
-        layers.append(conv(lo.w_in, lo.w_out, 1, 1 if pooled else lo.stride, bias=not lo.bn))
-        if lo.bn and not lo.preact:
-            layers.append(nn.BatchNorm2d(lo.w_out))
-        return nn.Sequential(*layers)
+    def final_norm(self) -> nn.BatchNorm2d | None:
+        """The body's last BN, where the body ends on it (an SENet gate may follow)."""
+        norms = [m for m in self.body.modules() if isinstance(m, nn.BatchNorm2d)]
+        return norms[-1] if self.ends_on_norm and norms else None
 
     def forward(self, x):
         x_in = self.pre(x) if self.pre is not None else x
@@ -147,91 +151,15 @@ class Block(nn.Module):
         return self.activation(out) if self.activation is not None else out
 
 
-class Fire(nn.Module):
-    """SqueezeNet's Fire module: a 1x1 squeeze, then 1x1 and 3x3 expands side by side; a
-    striding module max-pools first (late downsampling)."""
-
-    def __init__(self, layout: BlockLayout, activation):
-        super().__init__()
-        lo, bn = layout, layout.bn
-        self.pool = window_pool("max", lo.stride) if lo.stride > 1 else nn.Identity()
-        self.squeeze = nn.Sequential(*post_unit(lo.w_in, lo.inner, 1, bn=bn, activation=activation))
-        self.expand_1x1 = nn.Sequential(*post_unit(lo.inner, lo.w_out - lo.expand_3x3, 1, bn=bn, activation=activation))
-        self.expand_3x3 = nn.Sequential(*post_unit(lo.inner, lo.expand_3x3, 3, bn=bn, activation=activation))
-
-    def forward(self, x):
-        x = self.squeeze(self.pool(x))
-        return torch.cat([self.expand_1x1(x), self.expand_3x3(x)], 1)
-
-
-def separable_block(layout: BlockLayout, activation) -> nn.Sequential:
-    """MobileNet-v1: a 3x3 depthwise conv (which strides), then a 1x1 pointwise conv."""
-    lo = layout
-    return nn.Sequential(
-        *post_unit(lo.w_in, lo.w_in, 3, lo.stride, lo.w_in, bn=lo.bn, activation=activation),
-        *post_unit(lo.w_in, lo.w_out, 1, bn=lo.bn, activation=activation),
-    )
-
-
-class DenseLayer(nn.Module):
-    """BN-act-1x1 conv, BN-act-3x3 conv; the output is concatenated to the input."""
-
-    def __init__(self, lo: DenseLayout, c_in: int, activation):
-        super().__init__()
-        self.body = nn.Sequential(
-            *pre_unit(c_in, lo.inner, 1, bn=lo.bn, activation=activation),
-            *pre_unit(lo.inner, lo.growth, 3, 1, lo.groups, bn=lo.bn, activation=activation),
-        )
-
-    def forward(self, x):
-        return torch.cat([x, self.body(x)], 1)
-
-
-def dense_stage(lo: DenseLayout, activation) -> nn.Sequential:
-    layers = pre_unit(lo.c_in, lo.transition, 1, bn=lo.bn, activation=activation) if lo.has_transition else []
-    if lo.stride > 1:  # rounds odd sizes down (layout.dense_map_sizes), as DenseNet's transitions do
-        layers.append(nn.AvgPool2d(lo.stride, stride=lo.stride))
-    layers += [DenseLayer(lo, lo.transition + i * lo.growth, activation) for i in range(lo.depth)]
-    return nn.Sequential(*layers)
-
-
-BLOCK_MODULES = {"fire_block": Fire, "depthwise_separable_block": separable_block}
-
-
-class Head(nn.Module):
-    def __init__(self, w_in: int, head_width: int, num_classes: int, final_norm: bool, bn: bool, activation):
-        super().__init__()
-        layers = norm_act(w_in, bn=bn, activation=activation) if final_norm else []
-        if head_width > 0:
-            layers += post_unit(w_in, head_width, 1, bn=bn, activation=activation)
-        self.conv = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(head_width or w_in, num_classes, bias=True)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(self.pool(self.conv(x)), 1))
-
-
 class Network(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         activation = ACTIVATIONS[spec.activation]
-        net = spec.network
+        stem, stages, head = network_layers(spec.network, *spec.stage_fields)
         self.spec = spec
-        self.stem = Stem(spec, activation)
-        stages, c = [], spec.stem_width
-        for i, (d, w, s, b, g) in enumerate(zip(*spec.stage_fields)):
-            if spec.block_type == "dense_block":
-                lo = dense_layout(net, c, d, w, s, b, g, first=i == 0)
-                stages.append(dense_stage(lo, activation))
-                c = lo.c_out
-                continue
-            first, rest = stage_layouts(net, c, w, s, b, g)
-            block = BLOCK_MODULES.get(spec.block_type, Block)
-            stages.append(nn.Sequential(block(first, activation), *[block(rest, activation) for _ in range(d - 1)]))
-            c = w
-        self.stages = nn.Sequential(*stages)
-        self.head = Head(c, spec.head_width, spec.num_classes, ends_with_conv(net), spec.batch_norm, activation)
+        self.stem = build(stem, activation)
+        self.stages = nn.Sequential(*(build(stage, activation) for stage in stages))
+        self.head = build(head, activation)
 
     def forward(self, x):
         return self.head(self.stages(self.stem(x)))
@@ -254,10 +182,8 @@ def init_weights(model: nn.Module, zero_init_final_bn: bool) -> None:
             nn.init.zeros_(m.bias)
     if zero_init_final_bn:
         for m in model.modules():
-            if not (isinstance(m, Block) and m.skip):
-                continue
-            final = m.body[-2] if isinstance(m.body[-1], SqueezeExcitation) else m.body[-1]  # SENet's SE comes last
-            if isinstance(final, nn.BatchNorm2d):
+            final = m.final_norm() if isinstance(m, Block) and m.skip else None
+            if final is not None:
                 nn.init.zeros_(final.weight)
 
 

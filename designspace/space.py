@@ -26,8 +26,8 @@ import numpy as np
 
 from .complexity import METRICS, complexity, complexity_mixed, select
 from .distributions import Distribution, categorical, make_distribution
-from .layout import (channels_after_transitions, dense_map_sizes, expand_3x3_width, round_down, round_half_even,
-                     stem_out_size)
+from .blocks import channels_after_transitions, dense_map_sizes, expand_3x3_width, stem_out_size
+from .layers import round_down, round_half_even
 from .regnet.compatibility import adjust_arrays
 from .regnet.generate import quantized_levels, quantized_widths
 from .spec import GROUP_BLOCKS, OPTIONAL_DEFAULTS, RATIO_BLOCKS, ModelSpec
@@ -402,12 +402,14 @@ def _first_expansions_ok(context: dict, widths, ratios, groups) -> np.ndarray:
 
 def _dense_maps_ok(context: dict, strides, n: int) -> np.ndarray:
     """(N,): whether every dense stage keeps a feature map at each candidate's resolution."""
+    stem_keys = ("stem_type", "stem_width", "deep_stem", "padding", "bare_stem", "batch_norm", "in_channels")
     columns = {k: np.broadcast_to(np.asarray(context.get(k, OPTIONAL_DEFAULTS.get(k))), (n,))
-               for k in ("stem_type", "deep_stem", "resolution")}
+               for k in (*stem_keys, "resolution")}
+    forms = np.array(list(zip(*(columns[k].tolist() for k in stem_keys))), dtype=object)
     ok = np.ones(n, dtype=bool)
-    for stem, deep in {(s, bool(d)) for s, d in zip(columns["stem_type"].tolist(), columns["deep_stem"].tolist())}:
-        rows = (columns["stem_type"] == stem) & (columns["deep_stem"].astype(bool) == deep)
-        h = stem_out_size(stem, deep, columns["resolution"][rows].astype(np.int64))
+    for form in {tuple(row) for row in forms.tolist()}:
+        rows = np.array([tuple(row) == form for row in forms.tolist()])
+        h = stem_out_size(dict(zip(stem_keys, form)), columns["resolution"][rows].astype(np.int64))
         ok[rows] = np.all([size >= 1 for size in dense_map_sizes(h, strides)], axis=0)
     return ok
 

@@ -12,28 +12,24 @@ import json
 import math
 from typing import Any
 
-from .layout import channels_after_transitions, dense_map_sizes, expand_3x3_width, stem_out_size
+from .blocks import (BLOCK_KINDS, STEMS, channels_after_transitions, dense_map_sizes, expand_3x3_width, inner_width,
+                     network_layers, stem_out_size)
+from .layers import cost
 
-STEM_TYPES = ("res_stem_cifar", "res_stem_in", "simple_stem_in")
-BLOCK_TYPES = (
-    "res_bottleneck_block",
-    "res_basic_block",
-    "vanilla_block",
-    "res_bottleneck_linear_block",
-    "dense_block",
-    "fire_block",
-    "depthwise_separable_block",
-)
-# What each block type reads from the per-stage fields and the optional keys.
-BOTTLENECK_BLOCKS = ("res_bottleneck_block", "res_bottleneck_linear_block")  # SE, stride_position
-RESIDUAL_BLOCKS = ("res_bottleneck_block", "res_basic_block")  # shortcut, preactivation
-RATIO_BLOCKS = BOTTLENECK_BLOCKS + ("dense_block", "fire_block")  # inner width w / b
-GROUP_BLOCKS = BOTTLENECK_BLOCKS + ("dense_block",)  # grouped 3x3 on the inner width
+STEM_TYPES = tuple(STEMS)
+BLOCK_TYPES = tuple(BLOCK_KINDS)
+# What each block type reads from the per-stage fields and the optional keys (blocks.BLOCK_KINDS).
+BOTTLENECK_BLOCKS = tuple(k for k, kind in BLOCK_KINDS.items() if kind.bottleneck)  # SE, stride_position
+RESIDUAL_BLOCKS = tuple(k for k, kind in BLOCK_KINDS.items() if kind.residual)  # shortcut, preactivation
+RATIO_BLOCKS = tuple(k for k, kind in BLOCK_KINDS.items() if kind.ratio)  # inner width w / b
+GROUP_BLOCKS = tuple(k for k, kind in BLOCK_KINDS.items() if kind.grouped)  # grouped 3x3 on the inner width
 ACTIVATIONS = ("relu", "silu", "relu6")  # relu6: min(max(x, 0), 6), as MobileNet-v1 and v2 publish them
 STRIDE_POSITIONS = ("3x3", "1x1")
 SHORTCUTS = ("conv", "avgpool_conv")
 EXPANSIONS = ("output", "input")  # a linear bottleneck's inner width: w_out / b (NDS) | w_in / b (MobileNet-v2)
 SE_STYLES = ("regnet", "senet")  # after the 3x3 on w_in * r (pycls) | after the last 1x1 on w_out * r (SENet)
+PADDINGS = ("same", "none")  # stem convs and max-pools: padded (pycls) | unpadded, pools rounding up (SqueezeNet)
+CLASSIFIERS = ("linear", "conv")  # after global pooling | a 1x1 conv and the activation before it (SqueezeNet)
 STAGE_FIELDS = ("depths", "widths", "strides", "bottleneck_ratios", "group_widths")
 # Keys added after the first contract: left out of to_dict() at their defaults, so that every
 # spec written before them (and every pycls import) keeps its exact JSON and id.
@@ -47,12 +43,10 @@ OPTIONAL_DEFAULTS = {
     "expand_3x3_fraction": 0.5,
     "se_style": "regnet",
     "expand_from": "output",
+    "padding": "same",
+    "classifier": "linear",
+    "bare_stem": False,
 }
-
-
-def inner_width(width: int, bottleneck_ratio: float) -> int:
-    """Bottleneck (inner) width w/b, rounded half to even exactly as pycls does (w * bot_mul)."""
-    return round(width * (1.0 / bottleneck_ratio))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +97,9 @@ class ModelSpec:
     expand_3x3_fraction: float = 0.5
     se_style: str = "regnet"
     expand_from: str = "output"
+    padding: str = "same"
+    classifier: str = "linear"
+    bare_stem: bool = False
 
     def __post_init__(self):
         for name in STAGE_FIELDS:
@@ -115,7 +112,7 @@ class ModelSpec:
             object.__setattr__(self, name, _number(name, getattr(self, name), int))
         for name in ("se_ratio", "compression", "expand_3x3_fraction"):
             object.__setattr__(self, name, _number(name, getattr(self, name), float))
-        for name in ("deep_stem", "preactivation", "batch_norm"):
+        for name in ("deep_stem", "preactivation", "batch_norm", "bare_stem"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"ModelSpec.{name}: expected true or false, got {getattr(self, name)!r}")
         self._validate()
@@ -154,12 +151,16 @@ class ModelSpec:
             self._validate_fire()
         if self.block_type == "dense_block":
             self._validate_transitions()
+        if self.padding == "none":
+            self._validate_unpadded_maps()
 
     def _validate_options(self):
         _choice("stride_position", self.stride_position, STRIDE_POSITIONS)
         _choice("shortcut", self.shortcut, SHORTCUTS)
         _choice("se_style", self.se_style, SE_STYLES)
         _choice("expand_from", self.expand_from, EXPANSIONS)
+        _choice("padding", self.padding, PADDINGS)
+        _choice("classifier", self.classifier, CLASSIFIERS)
         if not 0.0 < self.compression <= 1.0:
             raise ValueError(f"ModelSpec.compression: must be in (0, 1], got {self.compression}")
         if not 0.0 < self.expand_3x3_fraction < 1.0:
@@ -168,10 +169,9 @@ class ModelSpec:
             "stride_position": BOTTLENECK_BLOCKS,
             "shortcut": RESIDUAL_BLOCKS,
             "preactivation": RESIDUAL_BLOCKS,
-            "compression": ("dense_block",),
-            "expand_3x3_fraction": ("fire_block",),
             "se_style": BOTTLENECK_BLOCKS,
-            "expand_from": ("res_bottleneck_linear_block",),
+            **{option: tuple(k for k, kind in BLOCK_KINDS.items() if option in kind.options)
+               for kind in BLOCK_KINDS.values() for option in kind.options},
         }
         for name, blocks in applies.items():
             if getattr(self, name) != OPTIONAL_DEFAULTS[name] and self.block_type not in blocks:
@@ -179,6 +179,9 @@ class ModelSpec:
                     f"ModelSpec.{name}: {getattr(self, name)!r} applies to {' and '.join(blocks)} only, but "
                     f"block_type is {self.block_type!r}; leave it at {OPTIONAL_DEFAULTS[name]!r}"
                 )
+        if self.bare_stem and not self.preactivation:
+            raise ValueError("ModelSpec.bare_stem: a stem conv without BN-act needs pre-activated blocks, which "
+                             "normalize their input; set preactivation to true or bare_stem to false")
         if self.deep_stem and self.stem_width < 2:
             raise ValueError(f"ModelSpec.stem_width: a deep stem halves it for its first two convs; got {self.stem_width}")
 
@@ -220,8 +223,18 @@ class ModelSpec:
                     f"{w - e3} 1x1 and {e3} 3x3 channels; both need at least one"
                 )
 
+    def _validate_unpadded_maps(self):
+        stem, stages, _ = network_layers(self.network, *self.stage_fields)
+        h = cost(stem, self.resolution)[0]
+        for i, stage in enumerate((None, *stages)):
+            h = cost(stage, h)[0] if stage is not None else h
+            if h < 1:
+                where = f"stage {i}" if i else "the stem"
+                raise ValueError(f"ModelSpec.resolution: {self.resolution} px with padding 'none' pools its maps "
+                                 f"away by {where}; raise the resolution or use padding 'same'")
+
     def _validate_transitions(self):
-        h = stem_out_size(self.stem_type, self.deep_stem, self.resolution)
+        h = stem_out_size(self.network, self.resolution)
         for i, size in enumerate(dense_map_sizes(h, self.strides)):
             if size < 1:
                 raise ValueError(f"ModelSpec.resolution: {self.resolution} px leaves no feature map for dense stage "

@@ -11,10 +11,11 @@ RESNET50 = dict(stem_type="res_stem_in", stem_width=64, block_type="res_bottlene
                 group_widths=[64, 128, 256, 512])
 DENSENET121 = dict(stem_type="res_stem_in", stem_width=64, block_type="dense_block", depths=[6, 12, 24, 16],
                    widths=[32] * 4, strides=[1, 2, 2, 2], bottleneck_ratios=[0.25] * 4, group_widths=[128] * 4)
-# SqueezeNet 1.0: fire2-3 | fire4 | pool, fire5 | fire6-7 | fire8 | pool, fire9; biases, no BN.
+# SqueezeNet 1.0: fire2-3 | fire4 | pool, fire5 | fire6-7 | fire8 | pool, fire9; biases, no BN; unpadded
+# stem conv and max-pools that round up; a 1x1 conv classifier.
 SQUEEZENET10 = dict(stem_type="res_stem_in", stem_width=96, block_type="fire_block", depths=[2, 1, 1, 2, 1, 1],
                     widths=[128, 256, 256, 384, 512, 512], strides=[1, 1, 2, 1, 1, 2], bottleneck_ratios=[8] * 6,
-                    group_widths=[1] * 6, batch_norm=False)
+                    group_widths=[1] * 6, batch_norm=False, padding="none", classifier="conv")
 MOBILENET_V1 = dict(stem_type="simple_stem_in", stem_width=32, block_type="depthwise_separable_block",
                     depths=[1, 2, 2, 6, 2], widths=[64, 128, 256, 512, 1024], strides=[1, 2, 2, 2, 2],
                     bottleneck_ratios=[1] * 5, group_widths=[1] * 5)
@@ -102,6 +103,10 @@ def test_existing_specs_keep_their_exact_json():
     ({**RESNET50, "expand_from": "input"}, r"ModelSpec\.expand_from: .* applies to res_bottleneck_linear_block"),
     ({**MOBILENET_V2, "group_widths": [1, 72, 1, 1, 1, 1, 1]}, r"stage 2.s first block expands its input width 16 to 96"),
     ({**MOBILENET_V1, "se_style": "senet"}, r"ModelSpec\.se_style: .* applies to"),
+    ({**RESNET50, "bare_stem": True}, r"ModelSpec\.bare_stem: .* needs pre-activated blocks"),
+    ({**RESNET50, "padding": "valid"}, r"ModelSpec\.padding"),
+    ({**SQUEEZENET10, "classifier": "mlp"}, r"ModelSpec\.classifier"),
+    ({**SQUEEZENET10, "resolution": 16}, r"ModelSpec\.resolution: 16 px with padding 'none' pools .* by stage 6"),
 ])
 def test_impossible_option_values_name_the_key(change, message):
     with pytest.raises(ValueError, match=message):
@@ -137,14 +142,41 @@ def test_densenet_transitions_round_odd_maps_down_as_densenet_does(resolution, s
     """The maps of DenseNet-121's four dense blocks (torchvision's: a 2x2 average pool, no padding)."""
     spec = ds.ModelSpec(**DENSENET121, resolution=resolution)
     model = ds.build_model(spec).eval()
+    assert stage_sizes(model, resolution)[1:] == sizes
+    assert ds.complexity(spec) == measured_complexity(model, 3, resolution)
+
+
+def stage_sizes(model, resolution) -> list[int]:
     seen = []
     with torch.no_grad():
         x = model.stem(torch.zeros(1, 3, resolution, resolution))
+        seen.append(x.shape[-1])
         for stage in model.stages:
             x = stage(x)
             seen.append(x.shape[-1])
-    assert seen == sizes
-    assert ds.complexity(spec) == measured_complexity(model, 3, resolution)
+    return seen
+
+
+def test_squeezenet_keeps_its_unpadded_maps_and_conv_classifier():
+    """SqueezeNet 1.0's maps are 54 after the stem (109 after its conv), 27 and 13 after its pools
+    (Iandola et al., Table 1); its 1x1 classifier conv runs at 13 x 13."""
+    spec = ds.ModelSpec(**SQUEEZENET10, num_classes=1000)
+    model = ds.build_model(spec).eval()
+    assert model.stem[0].padding == (0, 0) and model.stem(torch.zeros(1, 3, 224, 224)).shape[-1] == 54
+    assert stage_sizes(model, 224) == [54, 54, 54, 27, 27, 27, 13]
+    classifier = model.head[0]
+    assert isinstance(classifier, torch.nn.Conv2d) and classifier.kernel_size == (1, 1)
+    assert ds.complexity(spec) == measured_complexity(model, 3, 224)
+    assert ds.complexity(spec)["flops"] - ds.complexity(ds.ModelSpec(**{**SQUEEZENET10, "classifier": "linear"}))[
+        "flops"] == 13 * 13 * 1000 * 512 + 13 * 13 * 1000 - 1000 * 512 - 1000
+
+
+def test_a_bare_stem_leaves_the_normalization_to_the_first_preactivated_block():
+    spec = ds.ModelSpec(**RESNET50, preactivation=True, bare_stem=True, resolution=64)
+    stem = ds.build_model(spec).stem
+    assert [type(m).__name__ for m in stem] == ["Conv2d", "MaxPool2d"]
+    normed = ds.ModelSpec(**RESNET50, preactivation=True, resolution=64)
+    assert ds.complexity(normed)["params"] - ds.complexity(spec)["params"] == 2 * 64
 
 
 def test_a_dense_network_too_small_for_its_transitions_is_refused_with_the_stage():

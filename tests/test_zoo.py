@@ -14,7 +14,7 @@ import designspace as ds
 
 DESIGNSPACE = [sys.executable, "-m", "designspace"]
 REQUIRED = ["resnet50_a", "resnet50_b", "resnet50_c", "resnet50_d", "resnext50_32x4d", "densenet121", "densenet169",
-            "mobilenet_v1", "se_resnext50_32x4d", "mobilenet_v2"]
+            "mobilenet_v1", "se_resnext50_32x4d", "mobilenet_v2", "preact_resnet50", "squeezenet1_0", "squeezenet1_1"]
 ENTRY_KEYS = {"regnet", "extends", "spec", "published", "source", "note"}
 
 
@@ -57,7 +57,7 @@ def test_the_regnets_are_pycls_models_by_their_pycls_names(row):
 
 def test_the_zoo_holds_the_named_networks():
     names = ds.zoo.names()
-    assert len(names) == len(set(names)) == 38
+    assert len(names) == len(set(names)) == 41
     assert sum(name.startswith("regnet") for name in names) == 24 and set(REQUIRED) <= set(names)
     assert ds.zoo.spec("ResNeXt50-32x4d") == ds.zoo.spec("resnext50_32x4d")
 
@@ -91,12 +91,12 @@ def test_an_unknown_name_is_one_line_with_the_closest_names(name, message):
 def test_the_zoo_loads_on_first_use():
     code = ("import sys, designspace as ds; assert 'designspace.zoo' not in sys.modules; "
             "print(len(ds.zoo.names()))")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "38\n"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "41\n"
 
 
 def test_zoo_command_lists_counted_and_published_sizes():
     lines = run("zoo").stdout.splitlines()
-    assert len(lines) == 1 + 38 and lines[0].split()[:3] == ["network", "designspace", "params"]
+    assert len(lines) == 1 + 41 and lines[0].split()[:3] == ["network", "designspace", "params"]
     assert lines[2].split() == ["regnetx_400mf", "5,157,512", "5,157,512", "397,678,568", "397,678,568"]
     assert next(line for line in lines if line.startswith("densenet121")).split()[-1] == "-"  # no flops published
     rows = [json.loads(line) for line in run("zoo", "--json").stdout.splitlines()]
