@@ -16,7 +16,7 @@ from .blocks import network_layers
 from .layers import Chain, cost
 from .spec import NETWORK_FIELDS, OPTIONAL_DEFAULTS, STAGE_FIELDS, ModelSpec
 
-METRICS = ("flops", "params", "acts")
+COMPLEXITY = ("flops", "params", "acts")
 # Fields that decide which layers exist: one value per batch (complexity_many groups by them).
 FORM_FIELDS = ("stem_type", "block_type", "deep_stem", "stride_position", "shortcut", "preactivation", "batch_norm",
                "se_style", "expand_from", "padding", "classifier", "bare_stem")
@@ -45,7 +45,7 @@ def complexity_arrays(context: dict, depths, widths, strides, bottleneck_ratios,
     columns = [[a[:, i] for i in range(a.shape[1])] for a in per_stage]
     cost = network_cost({**OPTIONAL_DEFAULTS, **context}, *columns)
     n = per_stage[0].shape[0]
-    return {m: np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)).copy() for m, v in zip(METRICS, cost)}
+    return {m: np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)).copy() for m, v in zip(COMPLEXITY, cost)}
 
 
 def select(context: dict, index) -> dict:
@@ -63,12 +63,12 @@ def complexity_mixed(context: dict, depths, widths, strides, bottleneck_ratios, 
     groups = defaultdict(list)
     for i, form in enumerate(zip(*(context[k].tolist() for k in varying))):
         groups[form].append(i)
-    out = {m: np.zeros(len(per_stage[0]), dtype=np.int64) for m in METRICS}
+    out = {m: np.zeros(len(per_stage[0]), dtype=np.int64) for m in COMPLEXITY}
     for form, rows in groups.items():
         rows = np.array(rows)
         sub = {**select(context, rows), **dict(zip(varying, form))}
         result = complexity_arrays(sub, *(a[rows] for a in per_stage))
-        for m in METRICS:
+        for m in COMPLEXITY:
             out[m][rows] = result[m]
     return out
 
@@ -78,13 +78,13 @@ def complexity_many(specs: list[ModelSpec]) -> dict[str, np.ndarray]:
     by_stages = defaultdict(list)
     for i, spec in enumerate(specs):
         by_stages[spec.num_stages].append(i)
-    out = {m: np.zeros(len(specs), dtype=np.int64) for m in METRICS}
+    out = {m: np.zeros(len(specs), dtype=np.int64) for m in COMPLEXITY}
     for index in by_stages.values():
         members = [specs[i] for i in index]
         context = {k: np.array([getattr(s, k) for s in members], dtype=object if k in FORM_FIELDS else None)
                    for k in NETWORK_FIELDS}
         arrays = [np.array([getattr(s, name) for s in members]) for name in STAGE_FIELDS]
         result = complexity_mixed(context, *arrays)
-        for m in METRICS:
+        for m in COMPLEXITY:
             out[m][index] = result[m]
     return out

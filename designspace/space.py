@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from .complexity import METRICS, complexity, complexity_mixed, select
+from .complexity import COMPLEXITY, complexity, complexity_mixed, select
 from .distributions import Distribution, categorical, make_distribution
 from .blocks import channels_after_transitions, dense_map_sizes, expand_3x3_width, stem_out_size
 from .layers import round_down, round_half_even
@@ -56,7 +56,7 @@ KIND_PARAMETERS = {
 }
 TOP_LEVEL_KEYS = {"name", "description", "kind", "network", "parameters", "variants", "constraints",
                   "adjust_compatibility"}
-CONSTRAINT_KEYS = {"shared", "increasing", "stages", *METRICS}
+CONSTRAINT_KEYS = {"shared", "increasing", "stages", *COMPLEXITY}
 SMALL_IMAGES = 64  # pixels a side up to which Space.for_images picks the CIFAR stem
 FIRST_CHUNK, LARGEST_CHUNK = 4096, 32768
 DEFAULT_MAX_DRAWS = 2_000_000
@@ -201,7 +201,7 @@ class Space:
             miss = _window_miss(batch.complexity, windows)
             best = int(np.argmin(miss))
             if miss[best] < closest[0]:
-                closest = (float(miss[best]), {m: int(batch.complexity[m][best]) for m in METRICS})
+                closest = (float(miss[best]), {m: int(batch.complexity[m][best]) for m in COMPLEXITY})
             for i in np.flatnonzero(miss == 0):
                 row = batch.row(i)
                 drawn = json.dumps(row["sample"], sort_keys=True)
@@ -451,7 +451,7 @@ def _draw_regnet(space: Space, rng, size: int) -> _Batch:
                                       ratios, groups))
         order.append(index)
     order = np.concatenate(order) if order else np.zeros(0, np.int64)
-    cx = {m: np.concatenate([c[m] for c in parts]) if parts else np.zeros(0, np.int64) for m in METRICS}
+    cx = {m: np.concatenate([c[m] for c in parts]) if parts else np.zeros(0, np.int64) for m in COMPLEXITY}
 
     def row(i: int) -> dict:
         network = _network_row(drawn, context, order[i])
@@ -618,7 +618,7 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
     stages = tuple(constraints.get("stages", (1, 64) if kind == "regnet" else (len(network["strides"]),) * 2))
     if kind == "regnet" and (len(stages) != 2 or not 1 <= stages[0] <= stages[1]):
         raise ValueError(f"constraints.stages: expected [lo, hi] with 1 <= lo <= hi, got {list(stages)}")
-    windows = {m: _check_window(m, constraints[m]) for m in METRICS if m in constraints}
+    windows = {m: _check_window(m, constraints[m]) for m in COMPLEXITY if m in constraints}
     adjust = data.get("adjust_compatibility", True)
     if not isinstance(adjust, bool):
         raise ValueError(f"adjust_compatibility: expected true or false, got {adjust!r}")

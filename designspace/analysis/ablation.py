@@ -7,7 +7,7 @@ into quantile groups large enough for a KS test, or per value when it has few va
 hold enough models). Across two sweeps, when their values do not overlap (a ReLU and a Swish
 sweep of one space, RegNetX against RegNetY for SE, X blocks against a MobileNet-style space):
 the pairs whose other settings differ least are compared, and any remaining difference is named,
-because it confounds the comparison: the spec's network context and the recipe, except the keys
+because it confounds the comparison: the spec's network settings and the recipe, except the keys
 that are the factor itself. Every comparison is a set of EDFs and a KS test per pair of groups;
 when no sweep can answer, the result says which sweeps to run.
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..spec import NETWORK_FIELDS
 from .bootstrap import good_range, informative
 from .edf import ALPHA, MIN_TEST_MODELS, SMALL_POPULATION, ks, ks_detectable
 from .load import Sweep, recipe_dict, spec_dict, spec_value
@@ -34,9 +35,7 @@ MAX_LEVELS = 6  # a numeric factor with up to this many values, each with enough
 QUANTILE_GROUPS = (3, 2)  # else thirds, or halves, when every group has MIN_TEST_MODELS models
 AGREES, DISAGREES, INCONCLUSIVE, UNTESTED = "agrees", "disagrees", "inconclusive at this n", "not tested"
 MAX_PAIRS = 3  # across-sweep comparisons shown per factor
-CONTEXT = ("stem_type", "stem_width", "block_type", "activation", "se_ratio", "head_width", "resolution", "in_channels",
-           "num_classes", "strides", "stride_position", "shortcut", "deep_stem", "preactivation", "batch_norm",
-           "compression", "expand_3x3_fraction")
+SPEC_SETTINGS = (*NETWORK_FIELDS, "strides")  # the spec fields a sweep holds fixed, unless a factor varies them
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class Factor:
     numeric: bool
     finding: str  # what the literature reports, to read the result against
     claim: Claim  # what of the finding the data can test
-    context: tuple[str, ...] = ()  # spec fields (or recipe.NAME) that are the factor itself, not confounders
+    own_settings: tuple[str, ...] = ()  # spec fields (or recipe.NAME) that are the factor itself, not confounders
     short: str = ""  # the numeric factor's name in group labels ("depth 12 to 16", "b = 1")
 
 
@@ -423,7 +422,7 @@ def _across(sweeps, frames, f: Factor, metric: str) -> list[Comparison]:
         groups = [Group(f"{_sweep_label(f, values[n])} in {n}", frames[n][metric].to_numpy(float), values[n])
                   for n in (a, b)]
         caveat = f"these sweeps also differ in {', '.join(differences)}" if differences else ""
-        paired = twins(frames[a], frames[b], metric, [k for k in f.context if not k.startswith("recipe.")])
+        paired = twins(frames[a], frames[b], metric, [k for k in f.own_settings if not k.startswith("recipe.")])
         comparisons.append(Comparison(f"{a} vs {b}", groups, caveat, paired))
     return comparisons
 
@@ -451,29 +450,29 @@ def _sweep_label(f: Factor, values: np.ndarray) -> str:
 def _differences(frame_a, frame_b, f: Factor) -> list[str]:
     """Settings other than the factor in which two sweeps differ (confounders)."""
     out = []
-    ca, cb = _context(frame_a), _context(frame_b)
+    ca, cb = _settings(frame_a), _settings(frame_b)
     for key in ca:
-        if key in f.context or key not in cb:  # a recipe key one sweep does not record is unknown, not different
+        if key in f.own_settings or key not in cb:  # a recipe key one sweep does not record is unknown, not different
             continue
         if ca[key] != cb[key]:
             out.append(f"{key} ({_describe(ca[key])} vs {_describe(cb[key])})")
     return out
 
 
-def _context(frame) -> dict:
-    """A sweep's fixed settings: dataset, epochs, sampled parameters, spec context and the recipe
+def _settings(frame) -> dict:
+    """A sweep's fixed settings: dataset, epochs, sampled parameters, spec settings and the recipe
     keys it records (recipe.NAME; epochs are the trained ones, above; a key that differs between
     models, such as pycls's sampled learning rates, is one value: 'varies per model')."""
     specs = [d for d in map(spec_dict, frame["spec"].dropna()) if d] if "spec" in frame.columns else []
-    context = {"dataset": _values(frame.get("dataset")), "epochs": _values(frame.get("epochs")),
+    settings = {"dataset": _values(frame.get("dataset")), "epochs": _values(frame.get("epochs")),
                "sampled parameters": frozenset(c for c in frame.columns if c.startswith("sample.") and "[" not in c)}
-    for key in CONTEXT:
-        context[key] = frozenset(json.dumps(spec_value(s, key)) for s in specs)
+    for key in SPEC_SETTINGS:
+        settings[key] = frozenset(json.dumps(spec_value(s, key)) for s in specs)
     recipes = [recipe_dict(text) for text in frame["recipe"].dropna().unique()] if "recipe" in frame.columns else []
     for key in sorted({k for r in recipes for k in r} - {"epochs"}):
         values = frozenset(json.dumps(r[key], sort_keys=True) for r in recipes if key in r)
-        context[f"recipe.{key}"] = values if len(values) == 1 else frozenset(["varies per model"])
-    return context
+        settings[f"recipe.{key}"] = values if len(values) == 1 else frozenset(["varies per model"])
+    return settings
 
 
 def _values(series) -> frozenset:

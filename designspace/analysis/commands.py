@@ -10,10 +10,11 @@ import math
 import sys
 from pathlib import Path
 
+from ..complexity import COMPLEXITY
 from ..output_files import check_writable
 from .ablation import FACTOR_KEYS
 from .fits import SAMPLE, TOP
-from .load import COMPLEXITY, METRICS
+from .load import ERROR_METRICS
 
 SOURCES_HELP = "sweep directories (DIR/results.parquet), results .parquet files, pycls sweep.json or NDS .json files"
 
@@ -23,7 +24,7 @@ def register(commands) -> None:
     from ..options import positive_int, window
 
     def comparison_options(parser):
-        parser.add_argument("--metric", choices=METRICS, default="best_error",
+        parser.add_argument("--metric", choices=ERROR_METRICS, default="best_error",
                             help="error column (default best_error: the best epoch's top-1 test error)")
         parser.add_argument("--normalize", choices=COMPLEXITY,
                             help="also compare EDFs normalized by this complexity metric (NDS)")
@@ -82,7 +83,7 @@ def register(commands) -> None:
                     "budgets.")
     fidelity.add_argument("sweeps", nargs="+", metavar="DIR", help=SOURCES_HELP)
     fidelity.add_argument("-o", "--output", help="also draw the figure: .png or .svg")
-    fidelity.add_argument("--metric", choices=METRICS, default="best_error",
+    fidelity.add_argument("--metric", choices=ERROR_METRICS, default="best_error",
                           help="error compared across budgets (default best_error)")
     fidelity.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     fidelity.set_defaults(run=cmd_fidelity)

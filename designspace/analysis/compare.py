@@ -15,7 +15,8 @@ import numpy as np
 
 from .edf import (ALPHA, MIN_TEST_MODELS, complexity_weights, effective_size, ks, ks_detectable,
                   ks_interval)
-from .load import COMPLEXITY, Sweep, check_metric
+from ..complexity import COMPLEXITY
+from .load import Sweep, check_metric
 
 MAX_AUTO_BINS = 20
 MIN_PER_BIN = 5  # automatic bins: the most bins that give every population this many models per bin

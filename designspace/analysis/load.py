@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..complexity import COMPLEXITY
 from ..recipe import Recipe
 # DEFINITION_FILE and RESULTS_FILE: a designspace sweep's files (not pycls's sweep.json)
 from ..results import DEFINITION_FILE, RESULTS_FILE, check_trained, has_rows, read_definition, read_rows
 from ..samples_io import read_table
 from ..spec import BOTTLENECK_BLOCKS, OPTIONAL_DEFAULTS, RESIDUAL_BLOCKS, inner_width
 
-METRICS = ("best_error", "final_error")
-COMPLEXITY = ("flops", "params", "acts")
+ERROR_METRICS = ("best_error", "final_error")
 BLOCK_TYPES = {"double_plain_block": "vanilla_block"}  # NDS names -> ModelSpec names
 
 
@@ -362,7 +362,7 @@ def derive(frame):
                 frame[f"{column}[{i + 1}]"] = [_stage_value(v, i) for v in lists]
     if "status" not in frame.columns:
         frame["status"] = "ok"
-    for metric in METRICS:
+    for metric in ERROR_METRICS:
         if metric in frame.columns:
             frame[metric] = pd.to_numeric(frame[metric], errors="coerce").astype(float)
     return frame

@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..complexity import COMPLEXITY
 from ..results import DEFINITION_FILE, FINISHED, has_rows, read_definition, read_rows
 from .ablation import FACTOR_KEYS
-from .load import COMPLEXITY, METRICS, load_all
+from .load import ERROR_METRICS, load_all
 
 if TYPE_CHECKING:
     from ..estimate import Estimate
@@ -149,8 +150,8 @@ def load_study(path) -> Study:
         entries.append(StudySweep(str(entry.get("name") or Path(entry["path"]).name), Path(entry["path"]),
                                   " ".join(str(entry["run"]).split())))
     metric = data.get("metric", "best_error")
-    if metric not in METRICS:
-        raise ValueError(f"{path}: metric {metric!r} is not one of {', '.join(METRICS)}")
+    if metric not in ERROR_METRICS:
+        raise ValueError(f"{path}: metric {metric!r} is not one of {', '.join(ERROR_METRICS)}")
     normalize = data.get("normalize")
     if normalize is not None and normalize not in COMPLEXITY:
         raise ValueError(f"{path}: normalize {normalize!r} is not one of {', '.join(COMPLEXITY)}")
