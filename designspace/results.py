@@ -23,22 +23,22 @@ import time
 from pathlib import Path
 
 from .output_files import atomic_write, check_writable
+from .records import SampleRecord, SweepDefinition, TrainRecord, keys
 from .samples_io import flat_record, read_table
 
 RESULTS_FILE = "results.parquet"
 LOG_FILE = "results.log.jsonl"  # rows recorded since the last compaction into RESULTS_FILE
 COMPACT_EVERY = 30.0  # seconds between rewrites of RESULTS_FILE during a sweep
 DEFINITION_FILE = "sweep.json"  # what the sweep is (written by designspace.sweep)
-RECORD_COLUMNS = ("status", "reason", "best_error", "final_error", "train_loss", "test_error", "epochs", "wall_time",
-                  "images_per_second", "device", "threads", "node", "dataset", "train_images", "test_images")
+RECORD_COLUMNS = tuple(k for k in keys(TrainRecord) if k != "recipe")  # the recipe is one JSON column
 FINISHED = ("ok", "diverged")  # a failed model is trained again by --resume
 LATER_COLUMNS = ("node",)  # added after the first release: older tables lack them
 TABLE_COLUMNS = ("id", "space", "index", "flops", *(c for c in RECORD_COLUMNS if c not in LATER_COLUMNS))
 TRAINED = ("status", "best_error", "final_error")  # a table with none of them holds no training results
-DEFINITION_KEYS = ("n", "models", "dataset", "recipe", "source")
+DEFINITION_KEYS = keys(SweepDefinition, optional=False)
 
 
-def result_row(model: dict, record: dict, attempts: int) -> dict:
+def result_row(model: SampleRecord, record: TrainRecord, attempts: int) -> dict:
     """The table row of one model (a samples-file record) and its training record."""
     row = flat_record(model)
     row.update({k: record.get(k) for k in RECORD_COLUMNS})
@@ -160,7 +160,7 @@ def check_trained(columns, path) -> None:
                      f"{RESULTS_FILE}")
 
 
-def read_definition(directory, required=DEFINITION_KEYS) -> dict:
+def read_definition(directory, required=DEFINITION_KEYS) -> SweepDefinition:
     """A sweep directory's sweep.json, or ValueError naming the file when it is missing, is not
     JSON (cut short by a full disk or a copy, or edited), or lacks a `required` key."""
     path = Path(directory) / DEFINITION_FILE

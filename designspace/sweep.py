@@ -25,6 +25,7 @@ from .cpus import available_cpus
 from .options import load_recorded_dataset
 from .output_files import atomic_write
 from .ray_connection import connect
+from .records import SampleRecord, SweepDefinition
 from .results import DEFINITION_FILE, ResultsTable, read_definition, result_row
 from .samples_io import write_samples
 from .units import si
@@ -35,7 +36,7 @@ PROGRESS_EVERY = 30.0  # seconds between plain progress lines when stderr is not
 
 
 # --------------------------------------------------------------------------- the directory
-def definition_for(models: list[dict], dataset: dict, recipe: dict, source: dict) -> dict:
+def definition_for(models: list[SampleRecord], dataset: dict, recipe: dict, source: dict) -> SweepDefinition:
     """What identifies a sweep: its models (by id), the data and the recipe."""
     ids = "\n".join(m["id"] for m in models)
     return {

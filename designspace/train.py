@@ -24,6 +24,7 @@ from .cpus import available_cpus, thread_counts
 from .data import Dataset
 from .model import build_model, set_drop_path
 from .recipe import Recipe
+from .records import TrainRecord
 from .spec import ModelSpec
 
 
@@ -56,7 +57,7 @@ class Engine:
 
 
 def train(spec: ModelSpec, dataset: Dataset, recipe: Recipe = Recipe(), engine: Engine = Engine(),
-          progress: bool | None = None) -> dict:
+          progress: bool | None = None) -> TrainRecord:
     """Train `spec` on `dataset`; return the result record (status ok, diverged or failed).
 
     progress (default: when stderr is a terminal) prints a line per epoch on stderr, and off a
@@ -67,7 +68,7 @@ def train(spec: ModelSpec, dataset: Dataset, recipe: Recipe = Recipe(), engine: 
     dataset = dataset.resized(spec.resolution)
     device = engine.resolve_device()
     progress = sys.stderr.isatty() if progress is None else progress
-    record = {"status": "ok", "reason": None, "final_error": None, "best_error": None, "train_loss": [],
+    record: TrainRecord = {"status": "ok", "reason": None, "final_error": None, "best_error": None, "train_loss": [],
               "test_error": [], "epochs": 0, "wall_time": 0.0, "images_per_second": 0.0,
               "device": describe_device(device), "threads": None, "dataset": dataset.name,
               "train_images": len(dataset.train_labels), "test_images": len(dataset.test_labels),

@@ -8,6 +8,7 @@ import torch
 
 import designspace as ds
 from designspace.data import synthetic
+from designspace.records import TrainRecord, keys
 from designspace.train import Engine, Recipe, train
 
 TINY = ds.ModelSpec(
@@ -34,6 +35,7 @@ def test_a_tiny_network_learns_the_synthetic_task(data):
     assert record["images_per_second"] > 0 and record["wall_time"] > 0
     assert (record["device"], record["threads"], record["train_images"]) == ("cpu", 1, 512)
     assert record["recipe"]["epochs"] == 3
+    assert set(record) == set(keys(TrainRecord, optional=False))
 
 
 def test_same_seed_same_errors_on_cpu(data):
@@ -95,7 +97,7 @@ def test_a_failing_job_is_a_failed_record_not_an_exception(data):
     broken = type(data)(**{**data.__dict__, "train_labels": data.train_labels + 10})  # labels out of range
     record = train(TINY, broken, QUICK, ONE_THREAD, progress=False)
     assert record["status"] == "failed" and record["reason"]
-    assert record["best_error"] is None
+    assert record["best_error"] is None and set(record) == set(keys(TrainRecord, optional=False))
 
 
 def test_spec_and_data_must_match(data):
