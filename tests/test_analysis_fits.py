@@ -6,7 +6,7 @@ from test_analysis_load import results_row, write_sweep
 
 import designspace as ds
 from designspace.analysis import fit_models, fit_population, fit_report, load
-from designspace.analysis.load import block_widths
+from designspace.analysis.spec_columns import block_widths
 
 REGNET_200MF = dict(depth=13, w0=24, wa=36.44, wm=2.49, group_width=8)  # widths 24, 56, 152, 368 need no adjusting
 

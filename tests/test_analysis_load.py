@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 import designspace as ds
-from designspace.analysis.load import block_widths, check_metric, load, load_all, parameters, spec_value
+from designspace.analysis.columns import parameters
+from designspace.analysis.load import check_metric, load, load_all
+from designspace.analysis.spec_columns import block_widths, spec_value
 
 FASHION = {"resolution": 28, "in_channels": 1, "num_classes": 10, "stem_type": "res_stem_cifar"}
 

@@ -323,8 +323,8 @@ def test_shipped_studies_name_valid_feasible_sweeps():
     import pandas as pd
 
     from designspace.analysis.ablation import FACTORS
+    from designspace.analysis.columns import derive
     from designspace.analysis.edf import MIN_TEST_MODELS
-    from designspace.analysis.load import derive
     from designspace.cli import build_parser
     from designspace.options import space_for_dataset
 

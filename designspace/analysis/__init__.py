@@ -13,9 +13,10 @@ from .compare import check_comparable, curves, ks_table, normalized_curves
 from .edf import complexity_weights, edf, edf_band, effective_size, ks, ks_detectable, ks_interval, random_search
 from .fidelity import proxy_fidelity
 from .fits import fit_models, fit_population, fit_report
-from .load import Sweep, block_widths, load, load_all
+from .load import Sweep, load, load_all
 from .report import build as build_report
 from .report import write as write_report
+from .spec_columns import block_widths
 from .study import load_study, run_study
 
 __all__ = [

@@ -27,8 +27,9 @@ import numpy as np
 from ..spec import NETWORK_FIELDS
 from .bootstrap import good_range, informative
 from .edf import ALPHA, MIN_TEST_MODELS, SMALL_POPULATION, ks, ks_detectable
-from .load import Sweep, recipe_dict, spec_dict, spec_value
+from .load import Sweep
 from .paired import Paired, twins
+from .spec_columns import recipe_dict, spec_dict, spec_value
 from .suggest import what_to_run
 
 MAX_LEVELS = 6  # a numeric factor with up to this many values, each with enough models, gets one group per value

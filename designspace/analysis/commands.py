@@ -13,8 +13,8 @@ from pathlib import Path
 from ..complexity import COMPLEXITY
 from ..output_files import check_writable
 from .ablation import FACTOR_KEYS
+from .columns import ERROR_METRICS
 from .fits import SAMPLE, TOP
-from .load import ERROR_METRICS
 
 SOURCES_HELP = "sweep directories (DIR/results.parquet), results .parquet files, pycls sweep.json or NDS .json files"
 

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..sweep import SAMPLES_FILE
 from .edf import ks
-from .load import Sweep, check_metric, recipe_dict
+from .load import Sweep, check_metric
+from .spec_columns import recipe_dict
 
 RESAMPLES = 1000
 BAND = (2.5, 97.5)

@@ -12,7 +12,8 @@ import itertools
 
 import numpy as np
 
-from .load import block_widths, load
+from .load import load
+from .spec_columns import block_widths
 
 TOP = 20
 SAMPLE = 60

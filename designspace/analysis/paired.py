@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .edf import MIN_TEST_MODELS
-from .load import spec_dict
+from .spec_columns import spec_dict
 
 
 @dataclass(frozen=True)

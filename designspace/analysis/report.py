@@ -28,7 +28,8 @@ from .compare import check_comparable, curves, ks_table, normalized_curves
 from .edf import ALPHA, MIN_TEST_MODELS, SMALL_POPULATION, random_search
 from .fits import SAMPLE, TOP, fit_population, stage_runs
 from ..complexity import COMPLEXITY
-from .load import Sweep, analysed_columns, load_all
+from .columns import analysed_columns
+from .load import Sweep, load_all
 
 CURVES = 5  # best and worst models whose training curves are drawn
 WIDTH_PANELS = 6  # best models whose per-block widths are drawn

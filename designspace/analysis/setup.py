@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..units import si
-from .load import recipe_dict
+from .spec_columns import recipe_dict
 
 VARIES = "varies per model"
 ALIASES = {"lr": ("lr", "base_lr"), "weight_decay": ("weight_decay", "wd"), "epochs": ("epochs", "max_epoch")}

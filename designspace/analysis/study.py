@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 from ..complexity import COMPLEXITY
 from ..results import DEFINITION_FILE, FINISHED, has_rows, read_definition, read_rows
 from .ablation import FACTOR_KEYS
-from .load import ERROR_METRICS, load_all
+from .columns import ERROR_METRICS
+from .load import load_all
 
 if TYPE_CHECKING:
     from ..estimate import Estimate

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..spec import RESIDUAL_BLOCKS
 from ..units import si, si_exact
-from .load import Sweep, spec_dict
+from .load import Sweep
+from .spec_columns import spec_dict
 
 SUGGESTIONS = {
     "depth": ("no sweep varies the depth", [("regnetx", "")]),
