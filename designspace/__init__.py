@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "build_model": ("designspace.model", "build_model"),
     "from_pycls": ("designspace.pycls_config", "from_pycls"),
-    "load_space": ("designspace.space", "load_space"),
+    "load_space": ("designspace.space_file", "load_space"),
     "regnet": ("designspace.regnet", None),
     "analysis": ("designspace.analysis", None),
     "zoo": ("designspace.zoo", None),

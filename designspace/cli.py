@@ -25,7 +25,7 @@ from .units import si
 # ----------------------------------------------------------------------------- commands
 def cmd_sample(args) -> None:
     from .samples_io import check_samples_output, write_samples
-    from .space import load_space
+    from .space_file import load_space
 
     check_samples_output(args.output)
     space = load_space(args.space).with_context(
@@ -134,7 +134,7 @@ def cmd_zoo(args) -> None:
 
 
 def cmd_spaces(args) -> None:
-    from .space import load_space, shipped_spaces
+    from .space_file import load_space, shipped_spaces
 
     for name in sorted(shipped_spaces()):
         space = load_space(name)

@@ -227,7 +227,7 @@ def probe_dataset(train: int):
 
 def probe_space(dataset):
     """The probe's design space, sampled for `dataset`'s images."""
-    from .space import load_space
+    from .space_file import load_space
 
     return load_space(PROBE_SPACE).for_images(dataset.resolution, dataset.in_channels, dataset.num_classes)
 

@@ -198,7 +198,7 @@ def context_overrides(args) -> dict:
 
 def space_for_dataset(args, dataset):
     """The space for the dataset's images (Space.for_images) with the command line's overrides."""
-    from .space import load_space
+    from .space_file import load_space
 
     return load_space(args.space).for_images(dataset.resolution, dataset.in_channels, dataset.num_classes,
                                              **context_overrides(args))

@@ -337,7 +337,7 @@ def test_a_suggested_sweep_its_space_cannot_fill_says_so(tmp_path):
 
 def test_every_suggested_space_is_shipped():
     from designspace.analysis.suggest import SUGGESTIONS
-    from designspace.space import shipped_spaces
+    from designspace.space_file import shipped_spaces
 
     suggested = {space for _, runs in SUGGESTIONS.values() for space, _ in runs} | {"regnetx", "regnety", "resnext_se"}
     assert suggested <= set(shipped_spaces())

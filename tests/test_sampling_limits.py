@@ -16,6 +16,7 @@ import designspace as ds
 import designspace.data as data_module
 import designspace.space as space_module
 from designspace.space import SamplingError
+from designspace.space_file import parse_space, shipped_spaces
 
 WM = 'wm = { distribution = "log_uniform", low = 2.0, high = 3.0, step = 0.001 }'
 REGNET = f"""
@@ -61,7 +62,7 @@ def test_an_impossible_regnet_range_is_refused_at_load_naming_file_key_and_range
 
 def test_anynet_strides_must_be_positive_integers(tmp_path):
     path = tmp_path / "strides.toml"
-    path.write_text(space_module.shipped_spaces()["anynetx_a"].read_text().replace("strides = [2,", "strides = [0,"))
+    path.write_text(shipped_spaces()["anynetx_a"].read_text().replace("strides = [2,", "strides = [0,"))
     with pytest.raises(ValueError, match=r"network.strides: .*positive integer stage strides.*got \[0, 2, 2, 2\]$"):
         ds.load_space(str(path))
 
@@ -115,7 +116,7 @@ activation = { values = ["relu", "silu"] }
 shared = ["bottleneck_ratio"]
 increasing = ["width"]
 """
-    space = space_module.parse_space(tomllib.loads(anynet))
+    space = parse_space(tomllib.loads(anynet))
     # depth free: 2^3; width non-decreasing: C(4 + 3 - 1, 3) = 20; b shared: 2; g fixed; activation: 2
     assert space.max_networks == 8 * 20 * 2 * 2
     draws = space.sample(space.max_networks, seed=0, max_draws=200_000, progress=False)

@@ -6,7 +6,8 @@ import pytest
 import designspace as ds
 from designspace import regnet
 from designspace.complexity import complexity
-from designspace.space import SamplingError, parse_space, shipped_spaces
+from designspace.space import SamplingError
+from designspace.space_file import parse_space, shipped_spaces
 
 IMAGENET_400MF = (360e6, 400e6)
 SPACES = sorted(shipped_spaces())
@@ -296,7 +297,7 @@ def test_the_dense_transition_prescreen_agrees_with_modelspec():
     networks whose transitions ModelSpec accepts (compression 0.25 empties some of them)."""
     import itertools
 
-    from designspace.space import _transitions_ok
+    from designspace.sampler import _transitions_ok
 
     combos = np.array([d + k for d in itertools.product([1, 2, 3], repeat=3)
                        for k in itertools.product([1, 2], repeat=3)])

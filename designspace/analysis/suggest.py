@@ -69,7 +69,7 @@ def _what_to_run_drop_path(base: Sweep, space: str) -> tuple[str, list[str]]:
 
 def _space_argument(sweep: Sweep) -> str:
     """The --space of the sweep (its definition's, else a shipped space of that name, else regnetx)."""
-    from ..space import shipped_spaces
+    from ..space_file import shipped_spaces
 
     given = ((sweep.definition or {}).get("source") or {}).get("space")
     if given:
@@ -118,7 +118,8 @@ def _unfillable(base: Sweep, space: str, source: dict) -> str:
     """'' when `space` has models in the base sweep's windows for its images; else a shell comment
     that says so and where its closest model lies, so that a suggested command never fails unexplained
     (resnet_tweaks' smallest networks at 28 px are above a 2-6 MF window, for example)."""
-    from ..space import SamplingError, load_space
+    from ..space import SamplingError
+    from ..space_file import load_space
 
     windows = {m: tuple(source[m]) for m in ("flops", "params", "acts") if source.get(m)}
     spec = next((spec_dict(s) for s in base.frame.get("spec", []) if spec_dict(s)), None)
