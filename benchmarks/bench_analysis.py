@@ -88,15 +88,31 @@ def primitives(n):
     of = f"{n:,} models"
     together, _ = best_time(lambda: (edf(errors, complexity_weights(flops, BINS, LO, HI)), best_of_resamples(errors)))
     return [
-        Figure(f"EDF of {of}", best_time(lambda: edf(errors))[0], best_time(lambda: plain_edf(errors))[0],
-               "sorted() on a Python list"),
+        Figure(
+            f"EDF of {of}",
+            best_time(lambda: edf(errors))[0],
+            best_time(lambda: plain_edf(errors))[0],
+            "sorted() on a Python list",
+        ),
         Figure(f"normalization weights ({BINS} bins), {of}", ours_w, base_w, "np.histogram + np.digitize"),
-        Figure(f"bootstrap, {RESAMPLES:,} resamples of 25% of {of}", ours_b,
-               best_time(lambda: loop_bootstrap(errors), repeat=1)[0], "pycls loop, one choice per resample"),
-        Figure("the same bootstrap", ours_b, best_time(lambda: drawn_bootstrap(errors), repeat=1)[0],
-               "all indices drawn with numpy (chunked)"),
-        Figure(f"random-search curve of {of}", best_time(lambda: random_search(errors, weights))[0],
-               best_time(lambda: simulated_search(errors, weights), repeat=1)[0], "NDS simulation (n draws per size)"),
+        Figure(
+            f"bootstrap, {RESAMPLES:,} resamples of 25% of {of}",
+            ours_b,
+            best_time(lambda: loop_bootstrap(errors), repeat=1)[0],
+            "pycls loop, one choice per resample",
+        ),
+        Figure(
+            "the same bootstrap",
+            ours_b,
+            best_time(lambda: drawn_bootstrap(errors), repeat=1)[0],
+            "all indices drawn with numpy (chunked)",
+        ),
+        Figure(
+            f"random-search curve of {of}",
+            best_time(lambda: random_search(errors, weights))[0],
+            best_time(lambda: simulated_search(errors, weights), repeat=1)[0],
+            "NDS simulation (n draws per size)",
+        ),
         Figure(f"EDF + normalization + bootstrap together, {of}", together),
     ]
 
@@ -111,12 +127,24 @@ def full_report(n):
         report.save(report.build(load_all([directory]), normalize="flops"), Path(tmp) / "report.html")
         in_process = time.perf_counter() - start
         size = (Path(tmp) / "report.html").stat().st_size
-        command = [sys.executable, "-m", "designspace", "report", str(directory), "-o", f"{tmp}/cli.html",
-                   "--normalize", "flops"]
+        command = [
+            sys.executable,
+            "-m",
+            "designspace",
+            "report",
+            str(directory),
+            "-o",
+            f"{tmp}/cli.html",
+            "--normalize",
+            "flops",
+        ]
         process, _ = best_time(lambda: subprocess.run(command, check=True, capture_output=True), repeat=1)
     return [
-        Figure(f"full report of a {n:,}-model sweep (--normalize flops), in process", in_process,
-               note=f"load, build and write {size / 1e6:.1f} MB of HTML"),
+        Figure(
+            f"full report of a {n:,}-model sweep (--normalize flops), in process",
+            in_process,
+            note=f"load, build and write {size / 1e6:.1f} MB of HTML",
+        ),
         Figure("`designspace report` of the same, whole process", process, note="imports included"),
     ]
 

@@ -29,8 +29,9 @@ def figures(quick=False):
     scalar_loop = "complexity(spec) in a loop"
     return [
         Figure("complexity(spec), RegNetX-400MF", scalar, hooks, "build the torch model, count with forward hooks"),
-        Figure(f"complexity of {len(many):,} AnyNetX_A ModelSpecs, vectorized, per spec", vectorized, loop,
-               scalar_loop),
+        Figure(
+            f"complexity of {len(many):,} AnyNetX_A ModelSpecs, vectorized, per spec", vectorized, loop, scalar_loop
+        ),
         Figure("the same from (N, stages) arrays, per spec (the sampler's path)", from_arrays, loop, scalar_loop),
     ]
 

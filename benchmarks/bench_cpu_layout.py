@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from bench_sweep import dataset_options, sweep_seconds
 from common import Figure, run_alone
 
-from designspace.cpu_layout import (PROBE_FLOPS, PROBE_RESOLUTION, fastest_layout, layouts, measure,
-                                    probe_space)
+from designspace.cpu_layout import PROBE_FLOPS, PROBE_RESOLUTION, fastest_layout, layouts, measure, probe_space
 from designspace.cpus import available_cpus
 from designspace.data import load_dataset
 from designspace.train import Recipe
@@ -34,8 +33,13 @@ def busy_process():
 
 def versus(name, speeds, ours, other) -> Figure:
     """Seconds per 1,000 images of layout `ours` against `other`, from images/s by layout."""
-    return Figure(name, 1000 / speeds[ours], 1000 / speeds[other], other.describe(),
-                  f"{speeds[ours]:,.0f} vs {speeds[other]:,.0f} img/s")
+    return Figure(
+        name,
+        1000 / speeds[ours],
+        1000 / speeds[other],
+        other.describe(),
+        f"{speeds[ours]:,.0f} vs {speeds[other]:,.0f} img/s",
+    )
 
 
 def figures(quick=False):
@@ -57,14 +61,28 @@ def figures(quick=False):
     for other in candidates:
         if other == ours:
             continue
-        rows.append(versus(f"CPU layout {ours} (chosen, {how}) vs {other}: probe training, {steps} steps per job, "
-                           "per 1,000 images", speeds, ours, other))
-        rows.append(versus(f"CPU layout {ours} (chosen) vs {other}: the same beside one busy process", contended, ours,
-                           other))
-        rows.append(Figure(f"CPU layout {ours} (chosen) vs {other}: Ray sweep of {n} RegNetX {lo / 1e6:g}-{hi / 1e6:g} "
-                           f"MF, {recipe.epochs} epochs of {len(data.train_labels)} images", sweeps[ours], sweeps[other],
-                           other.describe(), f"{n / sweeps[ours] * 3600:,.0f} vs {n / sweeps[other] * 3600:,.0f} "
-                           "models/hour"))
+        rows.append(
+            versus(
+                f"CPU layout {ours} (chosen, {how}) vs {other}: probe training, {steps} steps per job, "
+                "per 1,000 images",
+                speeds,
+                ours,
+                other,
+            )
+        )
+        rows.append(
+            versus(f"CPU layout {ours} (chosen) vs {other}: the same beside one busy process", contended, ours, other)
+        )
+        rows.append(
+            Figure(
+                f"CPU layout {ours} (chosen) vs {other}: Ray sweep of {n} RegNetX {lo / 1e6:g}-{hi / 1e6:g} "
+                f"MF, {recipe.epochs} epochs of {len(data.train_labels)} images",
+                sweeps[ours],
+                sweeps[other],
+                other.describe(),
+                f"{n / sweeps[ours] * 3600:,.0f} vs {n / sweeps[other] * 3600:,.0f} models/hour",
+            )
+        )
     return rows
 
 

@@ -37,12 +37,24 @@ SLOTS = (2, 16, 64)  # concurrent trials (Ray logical CPUs, one per trial)
 EXACT_UP_TO = 1000  # models: beyond, the previous design's quadratic cost is estimated from a few table sizes
 ESTIMATE_SIZES = 11  # table sizes, from 1 to all rows, that the estimate times
 RECIPE = Recipe(epochs=10)
-RECORD = {"status": "ok", "reason": None, "best_error": 9.87, "final_error": 10.12,
-          "train_loss": [2.3 / (epoch + 1) for epoch in range(RECIPE.epochs)],
-          "test_error": [90.0 / (epoch + 1) for epoch in range(RECIPE.epochs)], "epochs": RECIPE.epochs,
-          "wall_time": 123.4, "images_per_second": 1234.5, "device": "cuda (NVIDIA H100 80GB HBM3)", "threads": 1,
-          "node": "f" * 56, "dataset": "fashion-mnist", "train_images": 60000, "test_images": 10000,
-          "recipe": asdict(RECIPE)}
+RECORD = {
+    "status": "ok",
+    "reason": None,
+    "best_error": 9.87,
+    "final_error": 10.12,
+    "train_loss": [2.3 / (epoch + 1) for epoch in range(RECIPE.epochs)],
+    "test_error": [90.0 / (epoch + 1) for epoch in range(RECIPE.epochs)],
+    "epochs": RECIPE.epochs,
+    "wall_time": 123.4,
+    "images_per_second": 1234.5,
+    "device": "cuda (NVIDIA H100 80GB HBM3)",
+    "threads": 1,
+    "node": "f" * 56,
+    "dataset": "fashion-mnist",
+    "train_images": 60000,
+    "test_images": 10000,
+    "recipe": asdict(RECIPE),
+}
 
 
 # ------------------------------------------------------------------------------ bookkeeping
@@ -106,11 +118,16 @@ def bookkeeping(sizes) -> list[Figure]:
         else:
             baseline, last = rewrite_estimate(rows[:n])
             how = f"; baseline estimated from rewrites at {ESTIMATE_SIZES} table sizes"
-        figures.append(Figure(
-            f"record a finished model in a sweep of {n:,} models (ResultsTable.add + close), per model",
-            ours / n, baseline, baseline_name,
-            f"{compactions} parquet writes ({COMPACT_EVERY:g} s apart at most); the previous design's add at model "
-            f"{n:,}: {duration(last)}{how}"))
+        figures.append(
+            Figure(
+                f"record a finished model in a sweep of {n:,} models (ResultsTable.add + close), per model",
+                ours / n,
+                baseline,
+                baseline_name,
+                f"{compactions} parquet writes ({COMPACT_EVERY:g} s apart at most); the previous design's add at model "
+                f"{n:,}: {duration(last)}{how}",
+            )
+        )
     return figures
 
 
@@ -166,8 +183,9 @@ def sweep_phases(models: list[dict], slots: int) -> tuple[float, float, float]:
     arrivals = []
     with instant_trials(arrivals), tempfile.TemporaryDirectory() as directory:
         start = time.perf_counter()
-        table = run_sweep(Path(directory) / "sweep", models, definition, cpus_per_trial=1, max_concurrent=slots,
-                          progress=False)
+        table = run_sweep(
+            Path(directory) / "sweep", models, definition, cpus_per_trial=1, max_concurrent=slots, progress=False
+        )
         end = time.perf_counter()
     if len(table.finished_ids()) != len(models):
         raise RuntimeError(f"the dispatch sweep recorded {len(table.finished_ids())} of {len(models)} models")
@@ -193,12 +211,17 @@ def dispatch(n: int) -> list[Figure]:
     for slots in SLOTS:
         start, per_model, end = sweep_phases(models, slots)
         whole = start + per_model * (n - 1) + end
-        figures.append(Figure(
-            f"dispatch and record an instant trial, {slots} at a time (run_sweep, Ray Tune), per model",
-            per_model, raw[slots], f"{n} trivial Ray tasks, {slots} at a time",
-            f"{1 / per_model:,.1f} models/s between the first and last record ({per_model / raw[slots]:,.0f}x a Ray "
-            f"task); whole sweep of {n}: {whole:.1f} s ({start:.1f} s to the first record, {end:.1f} s after the "
-            "last)"))
+        figures.append(
+            Figure(
+                f"dispatch and record an instant trial, {slots} at a time (run_sweep, Ray Tune), per model",
+                per_model,
+                raw[slots],
+                f"{n} trivial Ray tasks, {slots} at a time",
+                f"{1 / per_model:,.1f} models/s between the first and last record ({per_model / raw[slots]:,.0f}x a Ray "
+                f"task); whole sweep of {n}: {whole:.1f} s ({start:.1f} s to the first record, {end:.1f} s after the "
+                "last)",
+            )
+        )
     ray.shutdown()  # its 64 logical CPUs are not this machine's: later benchmarks start their own
     return figures
 

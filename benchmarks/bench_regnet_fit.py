@@ -35,16 +35,23 @@ def per_list(method, lists):
 
 def figures(quick=False):
     generated = sampled_regnets(6 if quick else 24)
-    zoo = [[w for w, n in zip(row[8], row[7]) for _ in range(n)] for row in REGNETS][:8 if quick else None]
+    zoo = [[w for w, n in zip(row[8], row[7]) for _ in range(n)] for row in REGNETS][: 8 if quick else None]
     fit(zoo[0])  # warm up
     rows = []
     for name, lists in ((f"{len(generated)} sampled RegNets", generated), (f"{len(zoo)} pycls zoo RegNets", zoo)):
         ours, e_fit = per_list(lambda w: fit(w)["e_fit"], lists)
         grid, e_grid = per_list(grid_e_fit, lists)
         better, worse = np.sum(e_fit < e_grid - 1e-12), np.sum(e_grid < e_fit - 1e-12)
-        rows.append(Figure(f"RegNet fit (e_fit), {name}, per list", ours, grid, "grid search over w0, wa, wm",
-                           f"mean e_fit {e_fit.mean():.4f} vs {e_grid.mean():.4f}, exact {np.mean(e_fit == 0):.0%} "
-                           f"vs {np.mean(e_grid == 0):.0%}; fit better on {better}, grid on {worse}"))
+        rows.append(
+            Figure(
+                f"RegNet fit (e_fit), {name}, per list",
+                ours,
+                grid,
+                "grid search over w0, wa, wm",
+                f"mean e_fit {e_fit.mean():.4f} vs {e_grid.mean():.4f}, exact {np.mean(e_fit == 0):.0%} "
+                f"vs {np.mean(e_grid == 0):.0%}; fit better on {better}, grid on {worse}",
+            )
+        )
     return rows
 
 

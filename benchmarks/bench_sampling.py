@@ -44,12 +44,29 @@ def figures(quick=False):
     baseline, baseline_draws = best_time(lambda: rejection_sample(space, n, WINDOW), repeat=1)
     ours, records = best_time(lambda: space.sample(n, seed=0, flops=WINDOW), repeat)
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "designspace", "sample", "--space", "regnetx", "--n", str(n),
-                   "--flops", "360e6:400e6", "-o", f"{tmp}/regnetx.jsonl"]
+        command = [
+            sys.executable,
+            "-m",
+            "designspace",
+            "sample",
+            "--space",
+            "regnetx",
+            "--n",
+            str(n),
+            "--flops",
+            "360e6:400e6",
+            "-o",
+            f"{tmp}/regnetx.jsonl",
+        ]
         process, _ = best_time(lambda: subprocess.run(command, check=True, capture_output=True), repeat)
     return [
-        Figure(f"sample {n} RegNetX, 360-400 MF at 224 px", ours, baseline, "one-draw-at-a-time rejection (pycls)",
-               f"{records.draws:,} vs {baseline_draws:,} draws"),
+        Figure(
+            f"sample {n} RegNetX, 360-400 MF at 224 px",
+            ours,
+            baseline,
+            "one-draw-at-a-time rejection (pycls)",
+            f"{records.draws:,} vs {baseline_draws:,} draws",
+        ),
         Figure("`designspace sample` of the same, whole process", process, note="imports and file included"),
     ]
 

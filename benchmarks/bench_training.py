@@ -31,8 +31,9 @@ def plain_loop(spec, dataset, recipe, device):
     test_x = (dataset.test_images.float() / 255 - mean) / std
     loader = DataLoader(TensorDataset(train_x, dataset.train_labels), batch_size=recipe.batch_size, shuffle=True)
     test_loader = DataLoader(TensorDataset(test_x, dataset.test_labels), batch_size=recipe.batch_size)
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum, nesterov=True,
-                                weight_decay=recipe.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=recipe.lr, momentum=recipe.momentum, nesterov=True, weight_decay=recipe.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, recipe.epochs * len(loader))
     seconds = 0.0
     for _ in range(recipe.epochs):
@@ -83,11 +84,15 @@ def figures(quick=False):
                 plain = plain_loop(spec, dataset, recipe, torch.device(device))
                 ours = train(spec, dataset, recipe, Engine(device=device), progress=False)
                 threads = f"; threads {ours['threads']} vs {default_threads}" if device == "cpu" else ""
-                rows.append(Figure(
-                    f"train {name} {mflops:.0f} MF on {device}, {images:,} images of "
-                    f"{dataset.name}", images / ours["images_per_second"], images / plain,
-                    "plain PyTorch loop (DataLoader, fp32)",
-                    f"{ours['images_per_second']:,.0f} vs {plain:,.0f} img/s{threads}"))
+                rows.append(
+                    Figure(
+                        f"train {name} {mflops:.0f} MF on {device}, {images:,} images of {dataset.name}",
+                        images / ours["images_per_second"],
+                        images / plain,
+                        "plain PyTorch loop (DataLoader, fp32)",
+                        f"{ours['images_per_second']:,.0f} vs {plain:,.0f} img/s{threads}",
+                    )
+                )
     return rows
 
 

@@ -79,7 +79,9 @@ def table(figures: list[Figure]) -> str:
     """A Markdown table, one figure a row."""
     lines = ["| figure | designspace | baseline | ratio | baseline is | notes |", "|---|---:|---:|---:|---|---|"]
     for f in figures:
-        base, ratio = ("", "") if f.ratio is None else (duration(f.baseline), f"{f.ratio:.{1 if f.ratio < 10 else 0}f}x")
+        base, ratio = (
+            ("", "") if f.ratio is None else (duration(f.baseline), f"{f.ratio:.{1 if f.ratio < 10 else 0}f}x")
+        )
         lines.append(f"| {f.name} | {duration(f.ours)} | {base} | {ratio} | {f.baseline_name} | {f.note} |")
     return "\n".join(lines)
 

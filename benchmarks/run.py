@@ -23,10 +23,18 @@ from common import machine, table
 
 # In this order: the Ray benchmarks last (sweep and cpu_layout leave a local Ray instance running; dispatch
 # replaces it with one of 64 logical CPUs and shuts that down).
-BENCHMARKS = {"sampling": bench_sampling, "complexity": bench_complexity, "regnet_fit": bench_regnet_fit,
-              "analysis": bench_analysis, "training": bench_training, "breakdown": bench_breakdown,
-              "compile": bench_compile, "sweep": bench_sweep, "cpu_layout": bench_cpu_layout,
-              "dispatch": bench_dispatch}
+BENCHMARKS = {
+    "sampling": bench_sampling,
+    "complexity": bench_complexity,
+    "regnet_fit": bench_regnet_fit,
+    "analysis": bench_analysis,
+    "training": bench_training,
+    "breakdown": bench_breakdown,
+    "compile": bench_compile,
+    "sweep": bench_sweep,
+    "cpu_layout": bench_cpu_layout,
+    "dispatch": bench_dispatch,
+}
 
 
 def main() -> int:

@@ -9,11 +9,29 @@ block's input width, the stride on the 3x3 conv (reference/pycls.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
-from .layers import (Act, Chain, Concat, Conv, DenseLayers, GlobalPool, Linear, Norm, Pool, Residual,
-                     SqueezeExcite, Stage, norm_act, round_down, round_half_even, unit, where)
+from .layers import (
+    Act,
+    Chain,
+    Concat,
+    Conv,
+    DenseLayers,
+    GlobalPool,
+    Linear,
+    Norm,
+    Pool,
+    Residual,
+    SqueezeExcite,
+    Stage,
+    norm_act,
+    round_down,
+    round_half_even,
+    unit,
+    where,
+)
 
 
 # ---------------------------------------------------------------------------------- sizes
@@ -84,9 +102,11 @@ def _bottleneck(net, w_in, w_out, stride, b, g, linear: bool):
     se = SqueezeExcite(w_out if senet else inner, round_half_even((w_out if senet else w_in) * net["se_ratio"]))
     stride_1x1 = where(expand, stride, 1) if net["stride_position"] == "1x1" else 1
     stride_3x3 = stride // stride_1x1
-    units = [unit(w_in, inner, 1, stride_1x1, bn=bn, preact=preact),
-             unit(inner, inner, 3, stride_3x3, inner // g, bn=bn, preact=preact),
-             unit(inner, w_out, 1, bn=bn, preact=preact, act=False)]
+    units = [
+        unit(w_in, inner, 1, stride_1x1, bn=bn, preact=preact),
+        unit(inner, inner, 3, stride_3x3, inner // g, bn=bn, preact=preact),
+        unit(inner, w_out, 1, bn=bn, preact=preact, act=False),
+    ]
     if not senet:  # after the 3x3 (and, pre-activated, after the 1x1's BN-act)
         units[2] = (*units[2][:-1], se, units[2][-1]) if preact else (se, *units[2])
     body = [Chain(_shared_pre(units[0], preact), present=expand), *units[1], *units[2], *([se] if senet else [])]
@@ -128,16 +148,27 @@ def _projection(net, w_in, w_out, stride):
 
 def _residual(net, w_in, body, projection, skip, act_after):
     pre = Chain(norm_act(w_in, bn=net["batch_norm"]) if net["preactivation"] else ())
-    return Residual(pre, Chain(tuple(body)), projection or None, skip, act_after,
-                    ends_on_norm=net["batch_norm"] and not net["preactivation"])
+    return Residual(
+        pre,
+        Chain(tuple(body)),
+        projection or None,
+        skip,
+        act_after,
+        ends_on_norm=net["batch_norm"] and not net["preactivation"],
+    )
 
 
 def fire(net, w_in, w_out, stride, b, g):
     """SqueezeNet's Fire module: a 1x1 squeeze to w / b, then 1x1 and 3x3 expands side by side
     (expand_3x3_fraction of w are 3x3); a striding module max-pools first (late downsampling)."""
     bn, squeeze, e3 = net["batch_norm"], inner_width(w_out, b), expand_3x3_width(w_out, net["expand_3x3_fraction"])
-    return Chain((Chain((max_pool(net, w_in, stride),), present=stride > 1), *unit(w_in, squeeze, 1, bn=bn),
-                  Concat((Chain(unit(squeeze, w_out - e3, 1, bn=bn)), Chain(unit(squeeze, e3, 3, bn=bn))))))
+    return Chain(
+        (
+            Chain((max_pool(net, w_in, stride),), present=stride > 1),
+            *unit(w_in, squeeze, 1, bn=bn),
+            Concat((Chain(unit(squeeze, w_out - e3, 1, bn=bn)), Chain(unit(squeeze, e3, 3, bn=bn)))),
+        )
+    )
 
 
 def separable(net, w_in, w_out, stride, b, g):
@@ -154,9 +185,13 @@ def dense_stage(net, c_in, depth, growth, stride, b, g, first: bool):
     bn = net["batch_norm"]
     start = c_in if first else transition_width(c_in, net["compression"])
     inner = inner_width(growth, b)
-    stage = Chain((Chain(unit(c_in, start, 1, bn=bn, preact=True), present=not first),
-                   Chain((Pool("avg", start, stride, stride),), present=stride > 1),
-                   DenseLayers(start, growth, depth, inner, inner // g, bn)))
+    stage = Chain(
+        (
+            Chain(unit(c_in, start, 1, bn=bn, preact=True), present=not first),
+            Chain((Pool("avg", start, stride, stride),), present=stride > 1),
+            DenseLayers(start, growth, depth, inner, inner // g, bn),
+        )
+    )
     return stage, start + depth * growth
 
 
@@ -177,8 +212,9 @@ BLOCK_KINDS = {
     "res_bottleneck_block": BlockKind(bottleneck, ratio=True, grouped=True, residual=True, bottleneck=True),
     "res_basic_block": BlockKind(basic, residual=True),
     "vanilla_block": BlockKind(vanilla),
-    "res_bottleneck_linear_block": BlockKind(linear_bottleneck, ratio=True, grouped=True, bottleneck=True,
-                                             options=("expand_from",)),
+    "res_bottleneck_linear_block": BlockKind(
+        linear_bottleneck, ratio=True, grouped=True, bottleneck=True, options=("expand_from",)
+    ),
     "dense_block": BlockKind(dense_stage, ratio=True, grouped=True, options=("compression",), whole_stage=True),
     "fire_block": BlockKind(fire, ratio=True, options=("expand_3x3_fraction",)),
     "depthwise_separable_block": BlockKind(separable),
@@ -254,8 +290,13 @@ def head_layers(net, w_in):
         classifier = (Conv(features, classes, 1, bias=True), Act(), GlobalPool())
     else:
         classifier = (GlobalPool(), Linear(features, classes))
-    return Chain((*(norm_act(w_in, bn=bn) if ends_with_conv(net) else ()),
-                  Chain(unit(w_in, head_width, 1, bn=bn), present=head_width > 0), *classifier))
+    return Chain(
+        (
+            *(norm_act(w_in, bn=bn) if ends_with_conv(net) else ()),
+            Chain(unit(w_in, head_width, 1, bn=bn), present=head_width > 0),
+            *classifier,
+        )
+    )
 
 
 # -------------------------------------------------------------------------------- network

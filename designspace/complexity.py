@@ -18,8 +18,20 @@ from .spec import NETWORK_FIELDS, OPTIONAL_DEFAULTS, STAGE_FIELDS, ModelSpec
 
 COMPLEXITY = ("flops", "params", "acts")
 # Fields that decide which layers exist: one value per batch (complexity_many groups by them).
-FORM_FIELDS = ("stem_type", "block_type", "deep_stem", "stride_position", "shortcut", "preactivation", "batch_norm",
-               "se_style", "expand_from", "padding", "classifier", "bare_stem")
+FORM_FIELDS = (
+    "stem_type",
+    "block_type",
+    "deep_stem",
+    "stride_position",
+    "shortcut",
+    "preactivation",
+    "batch_norm",
+    "se_style",
+    "expand_from",
+    "padding",
+    "classifier",
+    "bare_stem",
+)
 
 
 def network_cost(net, depths, widths, strides, bottleneck_ratios, group_widths):
@@ -81,8 +93,10 @@ def complexity_many(specs: list[ModelSpec]) -> dict[str, np.ndarray]:
     out = {m: np.zeros(len(specs), dtype=np.int64) for m in COMPLEXITY}
     for index in by_stages.values():
         members = [specs[i] for i in index]
-        context = {k: np.array([getattr(s, k) for s in members], dtype=object if k in FORM_FIELDS else None)
-                   for k in NETWORK_FIELDS}
+        context = {
+            k: np.array([getattr(s, k) for s in members], dtype=object if k in FORM_FIELDS else None)
+            for k in NETWORK_FIELDS
+        }
         arrays = [np.array([getattr(s, name) for s in members]) for name in STAGE_FIELDS]
         result = complexity_mixed(context, *arrays)
         for m in COMPLEXITY:

@@ -73,8 +73,12 @@ class Choice:
         return f"{self.layout.describe()} ({f'img/s {measured}' if measured else 'the only layout'})"
 
     def to_dict(self) -> dict:
-        return {"jobs": self.layout.jobs, "threads": self.layout.threads,
-                "images_per_second": self.images_per_second, "host": self.host}
+        return {
+            "jobs": self.layout.jobs,
+            "threads": self.layout.threads,
+            "images_per_second": self.images_per_second,
+            "host": self.host,
+        }
 
 
 def layouts(cpus: int) -> list[Layout]:
@@ -91,8 +95,10 @@ def machine_key(cpus: int) -> str:
     import torch
 
     lo, hi = PROBE_FLOPS
-    return (f"{cpu_model()} | {cpus} CPUs | torch {torch.__version__} | probe {PROBE_SPACE} "
-            f"{lo / 1e6:g}-{hi / 1e6:g}MF {PROBE_RESOLUTION}px, margin {MARGIN:g}")
+    return (
+        f"{cpu_model()} | {cpus} CPUs | torch {torch.__version__} | probe {PROBE_SPACE} "
+        f"{lo / 1e6:g}-{hi / 1e6:g}MF {PROBE_RESOLUTION}px, margin {MARGIN:g}"
+    )
 
 
 def cached_layout(cpus: int | None = None, cache: Path | None = None) -> Choice | None:
@@ -136,8 +142,12 @@ def fastest_layout(cpus: int | None = None, steps: int = PROBE_STEPS, cache: Pat
     fastest = max(speeds.values())
     chosen = next(layout for layout in candidates if speeds[str(layout)] >= (1 - MARGIN) * fastest)
     entries = _read_cache(cache)
-    entries[machine_key(cpus)] = {"jobs": chosen.jobs, "threads": chosen.threads, "images_per_second": speeds,
-                                  "measured": time.strftime(TIME_FORMAT)}
+    entries[machine_key(cpus)] = {
+        "jobs": chosen.jobs,
+        "threads": chosen.threads,
+        "images_per_second": speeds,
+        "measured": time.strftime(TIME_FORMAT),
+    }
     cache.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(cache, lambda tmp: Path(tmp).write_text(json.dumps(entries, indent=2) + "\n"))
     return Choice(chosen, speeds, cached=False, cache=str(cache))
@@ -161,14 +171,20 @@ def cluster_layout(ray) -> Choice:
         return known
     host = largest["NodeManagerAddress"]
     wait = seconds_from_env("DESIGNSPACE_LAYOUT_WAIT", LAYOUT_WAIT, "for a free node to measure the CPU layout on")
-    print(f"measuring the CPU layout on {host} ({cpus} CPUs, once; it starts when no other work holds them, "
-          f"within {wait / 60:.0f} min)", file=sys.stderr, flush=True)
+    print(
+        f"measuring the CPU layout on {host} ({cpus} CPUs, once; it starts when no other work holds them, "
+        f"within {wait / 60:.0f} min)",
+        file=sys.stderr,
+        flush=True,
+    )
     probe = ray.remote(num_cpus=cpus, scheduling_strategy=on_node)(fastest_layout).remote(cpus)
     started, _ = ray.wait([probe], timeout=wait)
     if not started:
         ray.cancel(probe, force=True)
-        raise ValueError(f"the CPU layout of {host} ({cpus} CPUs) was not measured: other work held its CPUs for "
-                         f"{wait:.0f} s; give --cpus-per-trial C (the CPUs and torch threads per model) instead")
+        raise ValueError(
+            f"the CPU layout of {host} ({cpus} CPUs) was not measured: other work held its CPUs for "
+            f"{wait:.0f} s; give --cpus-per-trial C (the CPUs and torch threads per model) instead"
+        )
     return ray.get(probe)
 
 
@@ -187,8 +203,9 @@ def measure(layout: Layout, steps: int = PROBE_STEPS) -> float:
     the first start to the last end."""
     command = [sys.executable, "-m", __name__, str(layout.threads), str(steps)]
     logs = [tempfile.TemporaryFile() for _ in range(layout.jobs)]
-    jobs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
-            for log in logs]
+    jobs = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True) for log in logs
+    ]
     try:
         ready = all(job.stdout.readline().strip() == "ready" for job in jobs)
         if ready:

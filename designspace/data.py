@@ -53,17 +53,18 @@ class Dataset:
     def to_arrays(self) -> dict:
         """The dataset as numpy arrays and plain fields, which Ray's object store holds once per
         node and hands to every worker there without a copy (a sweep ships its data this way)."""
-        return {f.name: getattr(self, f.name).numpy() if f.name in TENSORS else getattr(self, f.name)
-                for f in fields(self)}
+        return {
+            f.name: getattr(self, f.name).numpy() if f.name in TENSORS else getattr(self, f.name) for f in fields(self)
+        }
 
     @classmethod
-    def from_arrays(cls, arrays: dict) -> "Dataset":
+    def from_arrays(cls, arrays: dict) -> Dataset:
         """The dataset of to_arrays, its tensors sharing the (read-only) arrays' memory."""
         with warnings.catch_warnings():  # the object store's arrays are read-only; training only reads them
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             return cls(**{k: torch.from_numpy(v) if k in TENSORS else v for k, v in arrays.items()})
 
-    def subset(self, train: int | None = None, test: int | None = None, seed: int = 0) -> "Dataset":
+    def subset(self, train: int | None = None, test: int | None = None, seed: int = 0) -> Dataset:
         """A seeded random subset of the train and/or test split (for quick CPU studies)."""
         generator = torch.Generator().manual_seed(seed)
         changes = {}
@@ -77,31 +78,37 @@ class Dataset:
             changes[f"{split}_images"], changes[f"{split}_labels"] = images[keep], labels[keep]
         return replace(self, **changes)
 
-    def resized(self, resolution: int) -> "Dataset":
+    def resized(self, resolution: int) -> Dataset:
         """The images shrunk to resolution x resolution (area averaging, i.e. antialiased), for a
         network sampled with a resolution multiplier rho < 1 (MobileNet). Enlarging adds no
         information and is refused."""
         if resolution == self.resolution:
             return self
         if not 1 <= resolution < self.resolution:
-            raise ValueError(f"{self.name} has {self.resolution}x{self.resolution} images; they can be shrunk for a "
-                             f"network's input but not enlarged to {resolution}x{resolution}")
+            raise ValueError(
+                f"{self.name} has {self.resolution}x{self.resolution} images; they can be shrunk for a "
+                f"network's input but not enlarged to {resolution}x{resolution}"
+            )
 
         def shrink(images):
             small = torch.nn.functional.interpolate(images.float(), size=(resolution, resolution), mode="area")
             return small.round().clamp(0, 255).to(torch.uint8)
 
         padding = max(1, round(self.crop_padding * resolution / self.resolution)) if self.crop_padding else 0
-        return replace(self, train_images=shrink(self.train_images), test_images=shrink(self.test_images),
-                       crop_padding=padding)
+        return replace(
+            self, train_images=shrink(self.train_images), test_images=shrink(self.test_images), crop_padding=padding
+        )
 
     def describe(self) -> str:
-        return (f"{self.name}: {len(self.train_labels):,} train / {len(self.test_labels):,} test images, "
-                f"{self.in_channels}x{self.resolution}x{self.resolution}, {self.num_classes} classes")
+        return (
+            f"{self.name}: {len(self.train_labels):,} train / {len(self.test_labels):,} test images, "
+            f"{self.in_channels}x{self.resolution}x{self.resolution}, {self.num_classes} classes"
+        )
 
 
-def load_dataset(name: str, data_dir=None, resolution: int | None = None, seed: int = 0,
-                 origin: str | None = None) -> Dataset:
+def load_dataset(
+    name: str, data_dir=None, resolution: int | None = None, seed: int = 0, origin: str | None = None
+) -> Dataset:
     """A dataset by name. data_dir (or $DESIGNSPACE_DATA) says where its files are; a folder
     that was asked for must exist (it is never replaced by the default one, which would train
     on other data silently). origin names where data_dir came from (--data-dir, ...) for the
@@ -153,7 +160,11 @@ def fashion_mnist(data_dir=None) -> Dataset:
         train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),
         test_images=torch.from_numpy(arrays["test_images"][:, None].copy()),
         test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
-        num_classes=10, mean=(0.2860,), std=(0.3530,), crop_padding=2, flip=True,
+        num_classes=10,
+        mean=(0.2860,),
+        std=(0.3530,),
+        crop_padding=2,
+        flip=True,
     )
 
 
@@ -172,7 +183,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise ValueError(f"{path}: not an unsigned-byte IDX file")
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
         raise ValueError(f"{path}: holds {body.size} bytes of data, its header says {shape}")
@@ -189,18 +200,29 @@ def cifar(data_dir: Path, classes: int) -> Dataset:
     test_files = [folder / ("test_batch" if classes == 10 else "test")]
     missing = [str(f) for f in train_files + test_files if not f.is_file()]
     if missing:
-        raise ValueError(f"CIFAR-{classes} not found: missing {missing[0]}; pass --data-dir with the python "
-                         f"version of the dataset ({sub})")
+        raise ValueError(
+            f"CIFAR-{classes} not found: missing {missing[0]}; pass --data-dir with the python "
+            f"version of the dataset ({sub})"
+        )
     key = b"labels" if classes == 10 else b"fine_labels"
     train = [_unpickle(f, key) for f in train_files]
     test = _unpickle(test_files[0], key)
-    mean, std = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)) if classes == 10 else (
-        (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
+    mean, std = (
+        ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+        if classes == 10
+        else ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
+    )
     return Dataset(
         name=f"cifar{classes}",
-        train_images=torch.cat([t[0] for t in train]), train_labels=torch.cat([t[1] for t in train]),
-        test_images=test[0], test_labels=test[1], num_classes=classes, mean=mean, std=std,
-        crop_padding=4, flip=True,
+        train_images=torch.cat([t[0] for t in train]),
+        train_labels=torch.cat([t[1] for t in train]),
+        test_images=test[0],
+        test_labels=test[1],
+        num_classes=classes,
+        mean=mean,
+        std=std,
+        crop_padding=4,
+        flip=True,
     )
 
 
@@ -257,20 +279,32 @@ def image_folder(root: Path, resolution: int, test_fraction: float = 0.2, seed: 
         test_mask = torch.zeros(len(labels), dtype=torch.bool)
         for label in range(len(classes)):
             members = torch.nonzero(labels == label).flatten()
-            held = members[torch.randperm(len(members), generator=generator)[: int(round(len(members) * test_fraction))]]
+            held = members[
+                torch.randperm(len(members), generator=generator)[: int(round(len(members) * test_fraction))]
+            ]
             test_mask[held] = True
         train_x, train_y, test_x, test_y = images[~test_mask], labels[~test_mask], images[test_mask], labels[test_mask]
     scaled = train_x.float().div_(255)
     mean = tuple(scaled.mean(dim=(0, 2, 3)).tolist())
     std = tuple(scaled.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())
-    return Dataset(name=f"imagefolder:{root.name}", train_images=train_x, train_labels=train_y, test_images=test_x,
-                   test_labels=test_y, num_classes=len(classes), mean=mean, std=std,
-                   crop_padding=max(1, resolution // 8), flip=True)
+    return Dataset(
+        name=f"imagefolder:{root.name}",
+        train_images=train_x,
+        train_labels=train_y,
+        test_images=test_x,
+        test_labels=test_y,
+        num_classes=len(classes),
+        mean=mean,
+        std=std,
+        crop_padding=max(1, resolution // 8),
+        flip=True,
+    )
 
 
 # ------------------------------------------------------------------------------- synthetic
-def synthetic(seed: int = 0, resolution: int = 16, num_classes: int = 4, channels: int = 3,
-              train: int = 512, test: int = 256) -> Dataset:
+def synthetic(
+    seed: int = 0, resolution: int = 16, num_classes: int = 4, channels: int = 3, train: int = 512, test: int = 256
+) -> Dataset:
     """Seeded, learnable images: each class is a fixed random pattern plus noise."""
     generator = torch.Generator().manual_seed(seed)
     prototypes = torch.rand(num_classes, channels, resolution, resolution, generator=generator)
@@ -282,5 +316,13 @@ def synthetic(seed: int = 0, resolution: int = 16, num_classes: int = 4, channel
         return images, labels
 
     (train_x, train_y), (test_x, test_y) = split(train), split(test)
-    return Dataset(name="synthetic", train_images=train_x, train_labels=train_y, test_images=test_x,
-                   test_labels=test_y, num_classes=num_classes, mean=(0.5,) * channels, std=(0.25,) * channels)
+    return Dataset(
+        name="synthetic",
+        train_images=train_x,
+        train_labels=train_y,
+        test_images=test_x,
+        test_labels=test_y,
+        num_classes=num_classes,
+        mean=(0.5,) * channels,
+        std=(0.25,) * channels,
+    )

@@ -98,8 +98,9 @@ def categorical(name: str, values) -> Distribution:
     """Equally likely values: all numbers, all strings or all booleans."""
     kinds = (_is_number, lambda v: isinstance(v, str), lambda v: isinstance(v, bool))
     if not isinstance(values, list) or not values or not any(all(map(k, values)) for k in kinds):
-        raise ValueError(f"parameters.{name}.values: expected a non-empty list of numbers, of strings or of "
-                         f"booleans, got {values!r}")
+        raise ValueError(
+            f"parameters.{name}.values: expected a non-empty list of numbers, of strings or of booleans, got {values!r}"
+        )
     if len(set(values)) != len(values):
         raise ValueError(f"parameters.{name}.values: {values} lists a value twice")
     return _table(values, [1.0] * len(values), f"one of {values}")
@@ -158,7 +159,9 @@ def _table(values, weights, description) -> Distribution:
 def _only(name, spec, allowed):
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise ValueError(f"parameters.{name}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}")
+        raise ValueError(
+            f"parameters.{name}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}"
+        )
 
 
 def _is_number(v) -> bool:

@@ -80,8 +80,9 @@ def estimate_sweep(args, speed: Speed | None = None) -> Estimate:
     models, _ = sweep_models(args, dataset)
     finished = ResultsTable(args.output).finished_ids()
     flops = [m["complexity"]["flops"] for m in models if m["id"] not in finished]
-    return estimate(flops, recipe_from(args).epochs, len(dataset.train_labels), len(dataset.test_labels),
-                    speed or sweep_speed(args))
+    return estimate(
+        flops, recipe_from(args).epochs, len(dataset.train_labels), len(dataset.test_labels), speed or sweep_speed(args)
+    )
 
 
 def estimate(flops: list[float], epochs: int, train_images: int, test_images: int, speed: Speed) -> Estimate:
@@ -116,8 +117,11 @@ def sweep_speed(args) -> Speed:
         where = f"on the Ray cluster at {address}"
     else:
         if available_cpus() > 1 and cached_layout() is None:
-            print("measuring this machine's CPU layout (once, about 15 s; sweeps read it from the cache)",
-                  file=sys.stderr, flush=True)
+            print(
+                "measuring this machine's CPU layout (once, about 15 s; sweeps read it from the cache)",
+                file=sys.stderr,
+                flush=True,
+            )
         choice = fastest_layout()
         node_cpus = [available_cpus()]
         where = "on this machine"
@@ -127,8 +131,10 @@ def sweep_speed(args) -> Speed:
     machine = measured.get(str(layout)) or measured.get(str(choice.layout))
     if not machine:  # a single CPU: nothing to choose, so nothing was measured
         if address:
-            raise ValueError(f"no estimate: the largest node of the Ray cluster at {address} has one CPU, "
-                             "and its speed was never measured")
+            raise ValueError(
+                f"no estimate: the largest node of the Ray cluster at {address} has one CPU, "
+                "and its speed was never measured"
+            )
         machine = measure(layout)
     jobs = sum(int(cpus // cpus_per_trial) for cpus in node_cpus)
     if not jobs:

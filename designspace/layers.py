@@ -137,8 +137,12 @@ class DenseLayers(NamedTuple):
 
     def layer(self, c):
         """BN-act-1x1 conv to the inner width, BN-act-3x3 conv to the growth rate."""
-        return Chain((*unit(c, self.inner, 1, bn=self.bn, preact=True),
-                      *unit(self.inner, self.growth, 3, groups=self.groups, bn=self.bn, preact=True)))
+        return Chain(
+            (
+                *unit(c, self.inner, 1, bn=self.bn, preact=True),
+                *unit(self.inner, self.growth, 3, groups=self.groups, bn=self.bn, preact=True),
+            )
+        )
 
 
 class Stage(NamedTuple):
@@ -203,8 +207,10 @@ def cost(node, h):
     if kind is Linear:
         return 1, (node.c_in * node.c_out + node.c_out, node.c_in * node.c_out + node.c_out, node.c_out)
     if kind is SqueezeExcite:
-        gates = total(cost(Conv(node.channels, node.hidden, 1, bias=True), 1)[1],
-                      cost(Conv(node.hidden, node.channels, 1, bias=True), 1)[1])
+        gates = total(
+            cost(Conv(node.channels, node.hidden, 1, bias=True), 1)[1],
+            cost(Conv(node.hidden, node.channels, 1, bias=True), 1)[1],
+        )
         return h, scaled(gates, node.hidden > 0)
     if kind is Chain:
         return chain_cost(node, h)

@@ -13,8 +13,21 @@ import torch
 from torch import nn
 
 from .blocks import network_layers
-from .layers import (Act, Chain, Concat, Conv, DenseLayers, GlobalPool, Linear, Norm, Pool, Residual, SqueezeExcite,
-                     Stage, same_padding)
+from .layers import (
+    Act,
+    Chain,
+    Concat,
+    Conv,
+    DenseLayers,
+    GlobalPool,
+    Linear,
+    Norm,
+    Pool,
+    Residual,
+    SqueezeExcite,
+    Stage,
+    same_padding,
+)
 from .spec import ModelSpec
 
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "relu6": nn.ReLU6}
@@ -50,8 +63,9 @@ def build(node, activation) -> nn.Module:
         rest = (build(node.rest, activation) for _ in range(node.depth - 1))
         return nn.Sequential(build(node.first, activation), *rest)
     if kind is DenseLayers:
-        return nn.Sequential(*(DenseLayer(build(node.layer(node.c_in + i * node.growth), activation))
-                               for i in range(node.depth)))
+        return nn.Sequential(
+            *(DenseLayer(build(node.layer(node.c_in + i * node.growth), activation)) for i in range(node.depth))
+        )
     raise TypeError(f"no torch module for {node!r}")
 
 

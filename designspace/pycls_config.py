@@ -59,15 +59,29 @@ SE_RATIO = (lambda x: 0 <= x < 1, "must be in [0, 1)")
 # Ranges checked here, so that a bad value is named by its key instead of surfacing later as a
 # numpy warning, a division by zero or a complaint about some derived width.
 RULES = {
-    "MODEL.NUM_CLASSES": AT_LEAST_1, "TRAIN.IM_SIZE": AT_LEAST_1,
-    "ANYNET.STEM_W": AT_LEAST_1, "ANYNET.DEPTHS": AT_LEAST_1, "ANYNET.WIDTHS": AT_LEAST_1,
-    "ANYNET.STRIDES": AT_LEAST_1, "ANYNET.BOT_MULS": POSITIVE, "ANYNET.GROUP_WS": AT_LEAST_1,
-    "ANYNET.HEAD_W": AT_LEAST_0, "ANYNET.SE_R": SE_RATIO,
-    "REGNET.STEM_W": AT_LEAST_1, "REGNET.STRIDE": AT_LEAST_1, "REGNET.DEPTH": AT_LEAST_1,
-    "REGNET.W0": (lambda x: x > 0 and x % 8 == 0, "must be a positive multiple of 8 (pycls: w0 must be a multiple "
-                                                  "of q=8)"),
-    "REGNET.WA": AT_LEAST_0, "REGNET.WM": (lambda x: x > 1, "must be greater than 1"),
-    "REGNET.GROUP_W": AT_LEAST_1, "REGNET.BOT_MUL": POSITIVE, "REGNET.HEAD_W": AT_LEAST_0, "REGNET.SE_R": SE_RATIO,
+    "MODEL.NUM_CLASSES": AT_LEAST_1,
+    "TRAIN.IM_SIZE": AT_LEAST_1,
+    "ANYNET.STEM_W": AT_LEAST_1,
+    "ANYNET.DEPTHS": AT_LEAST_1,
+    "ANYNET.WIDTHS": AT_LEAST_1,
+    "ANYNET.STRIDES": AT_LEAST_1,
+    "ANYNET.BOT_MULS": POSITIVE,
+    "ANYNET.GROUP_WS": AT_LEAST_1,
+    "ANYNET.HEAD_W": AT_LEAST_0,
+    "ANYNET.SE_R": SE_RATIO,
+    "REGNET.STEM_W": AT_LEAST_1,
+    "REGNET.STRIDE": AT_LEAST_1,
+    "REGNET.DEPTH": AT_LEAST_1,
+    "REGNET.W0": (
+        lambda x: x > 0 and x % 8 == 0,
+        "must be a positive multiple of 8 (pycls: w0 must be a multiple of q=8)",
+    ),
+    "REGNET.WA": AT_LEAST_0,
+    "REGNET.WM": (lambda x: x > 1, "must be greater than 1"),
+    "REGNET.GROUP_W": AT_LEAST_1,
+    "REGNET.BOT_MUL": POSITIVE,
+    "REGNET.HEAD_W": AT_LEAST_0,
+    "REGNET.SE_R": SE_RATIO,
 }
 
 
@@ -78,19 +92,25 @@ def from_pycls(cfg: Any) -> ModelSpec:
     values.update(flatten_config(raw))
     for section in SECTIONS:
         if section in values:
-            raise ValueError(f"{source}: {section} must be a mapping of {section}.* keys (indented below it), "
-                             f"got {values[section]!r}")
+            raise ValueError(
+                f"{source}: {section} must be a mapping of {section}.* keys (indented below it), "
+                f"got {values[section]!r}"
+            )
     for section in ("ANYNET", "REGNET"):
         unknown = sorted(k for k in values if k.startswith(section + ".") and k not in DEFAULTS)
         if unknown:
             raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
     model_type = values["MODEL.TYPE"]
     if model_type in ("", None):
-        raise ValueError(f"{source}: MODEL.TYPE is missing; designspace reads {' and '.join(MODEL_TYPES)} configs "
-                         "(pycls's ResNe(X)t baselines are anynet configs)")
+        raise ValueError(
+            f"{source}: MODEL.TYPE is missing; designspace reads {' and '.join(MODEL_TYPES)} configs "
+            "(pycls's ResNe(X)t baselines are anynet configs)"
+        )
     if str(model_type).lower() not in MODEL_TYPES:
-        raise ValueError(f"{source}: MODEL.TYPE {model_type!r} cannot be expressed; designspace reads "
-                         f"{' and '.join(MODEL_TYPES)} configs (pycls's ResNe(X)t baselines are anynet configs)")
+        raise ValueError(
+            f"{source}: MODEL.TYPE {model_type!r} cannot be expressed; designspace reads "
+            f"{' and '.join(MODEL_TYPES)} configs (pycls's ResNe(X)t baselines are anynet configs)"
+        )
     section = str(model_type).upper()
     v = {k: _checked(source, k, values[k]) for k in DEFAULTS if k.split(".")[0] in ("MODEL", "TRAIN", section)}
     if v["MODEL.SCALING_FACTOR"] != 1.0:
@@ -98,8 +118,11 @@ def from_pycls(cfg: Any) -> ModelSpec:
     activation = v["MODEL.ACTIVATION_FUN"].lower()
     if activation not in ACTIVATION_NAMES:
         raise ValueError(f"{source}: MODEL.ACTIVATION_FUN {activation!r} is not one of relu, silu, swish")
-    context = {"num_classes": v["MODEL.NUM_CLASSES"], "resolution": v["TRAIN.IM_SIZE"],
-               "activation": ACTIVATION_NAMES[activation]}
+    context = {
+        "num_classes": v["MODEL.NUM_CLASSES"],
+        "resolution": v["TRAIN.IM_SIZE"],
+        "activation": ACTIVATION_NAMES[activation],
+    }
     try:
         return _regnet_spec(v, context) if section == "REGNET" else _anynet_spec(v, context)
     except ValueError as e:

@@ -22,12 +22,15 @@ from pathlib import Path
 
 RAY_TIMEOUT = 30.0  # seconds to wait for a Ray head to answer; $DESIGNSPACE_RAY_TIMEOUT overrides it
 # The watchdog of a local instance: given the package's folder and the driver's pid, it runs reap().
-_REAPER = "import sys; sys.path.insert(0, sys.argv[1]); from designspace.ray_connection import reap; reap(int(sys.argv[2]))"
+_REAPER = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from designspace.ray_connection import reap; reap(int(sys.argv[2]))"
+)
 _watchdog = None  # this driver's watchdog: (pid, the write end of its stdin, which closes when this process ends)
 
 
-def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
-            timeout: float | None = None):
+def connect(
+    address: str | None, num_cpus: int | None = None, num_gpus: int | None = None, timeout: float | None = None
+):
     """Join the cluster at `address` (or $RAY_ADDRESS), else start a local Ray instance that dies
     with this process. Joining waits at most `timeout` seconds ($DESIGNSPACE_RAY_TIMEOUT, 30 s)
     for the head to answer: Ray itself would retry for many minutes."""
@@ -45,8 +48,10 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
     if ray.is_initialized():
         current = ray.get_runtime_context().gcs_address
         if address and _endpoint(current) != _endpoint(address):
-            raise ValueError(f"this process is connected to the Ray cluster at {current}; a process joins one cluster, "
-                             f"so run the work for {address} in a process of its own")
+            raise ValueError(
+                f"this process is connected to the Ray cluster at {current}; a process joins one cluster, "
+                f"so run the work for {address} in a process of its own"
+            )
         return ray
     if address:
         _check_reachable(address, timeout)
@@ -104,8 +109,10 @@ def _check_reachable(address: str, timeout: float) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=min(timeout, 5)).close()
     except OSError as e:
-        raise ValueError(f"cannot reach a Ray head at {address} ({e.strerror or e}); start one with "
-                         f"`ray start --head --port {port}` or check the address") from None
+        raise ValueError(
+            f"cannot reach a Ray head at {address} ({e.strerror or e}); start one with "
+            f"`ray start --head --port {port}` or check the address"
+        ) from None
 
 
 def _check_answers(address: str, timeout: float) -> None:
@@ -123,15 +130,24 @@ def _check_answers(address: str, timeout: float) -> None:
         hint = "; for a head on the loopback address only, set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0"
     probe = "import sys, ray._raylet; ray._raylet.GcsClient(address=sys.argv[1]).cluster_id"
     try:
-        answer = subprocess.run([sys.executable, "-c", probe, target], capture_output=True, text=True,
-                                timeout=timeout, stdin=subprocess.DEVNULL)
+        answer = subprocess.run(
+            [sys.executable, "-c", probe, target],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
-        raise ValueError(f"no Ray head answered at {named} within {timeout:g} s; check that `ray start --head` "
-                         f"runs there and the port is Ray's GCS port{hint}") from None
+        raise ValueError(
+            f"no Ray head answered at {named} within {timeout:g} s; check that `ray start --head` "
+            f"runs there and the port is Ray's GCS port{hint}"
+        ) from None
     if answer.returncode:
         lines = [line for line in answer.stderr.splitlines() if line.strip()]
-        raise ValueError(f"the Ray head at {named} did not answer: "
-                         f"{_first_line(lines[-1] if lines else 'its GCS refused the connection')}")
+        raise ValueError(
+            f"the Ray head at {named} did not answer: "
+            f"{_first_line(lines[-1] if lines else 'its GCS refused the connection')}"
+        )
 
 
 def _start_local(ray, **kwargs) -> None:
@@ -155,11 +171,17 @@ def _start_watchdog() -> tuple[int, int]:
     warn at exit that its process still runs."""
     read, write = os.pipe()
     command = [sys.executable, "-c", _REAPER, str(Path(__file__).resolve().parents[1]), str(os.getpid())]
-    pid = os.posix_spawn(sys.executable, command, os.environ, setsid=True, file_actions=[
-        (os.POSIX_SPAWN_DUP2, read, 0),
-        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-    ])
+    pid = os.posix_spawn(
+        sys.executable,
+        command,
+        os.environ,
+        setsid=True,
+        file_actions=[
+            (os.POSIX_SPAWN_DUP2, read, 0),
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+        ],
+    )
     os.close(read)
     return pid, write
 
@@ -199,8 +221,11 @@ def session_processes(session_dir: str) -> list[int]:
     workers and agents retitle themselves, which may overwrite both. Not this process (the
     watchdog), whatever it holds."""
     prefix = os.path.join(os.path.realpath(session_dir), "")  # as /proc shows the files
-    return [int(proc.name) for proc in Path("/proc").iterdir()
-            if proc.name.isdigit() and int(proc.name) != os.getpid() and _holds(proc, prefix)]
+    return [
+        int(proc.name)
+        for proc in Path("/proc").iterdir()
+        if proc.name.isdigit() and int(proc.name) != os.getpid() and _holds(proc, prefix)
+    ]
 
 
 def _holds(proc: Path, prefix: str) -> bool:

@@ -47,7 +47,7 @@ class Recipe:
                 raise ValueError(f"recipe.{name}: must be {rule}, got {getattr(self, name)!r}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Recipe":
+    def from_dict(cls, d: dict) -> Recipe:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -62,13 +62,20 @@ class Recipe:
         plain-init self (results/README.md)."""
         if not self.zero_init_final_bn:
             return None
-        hit = [s for s in specs if s.get("activation", "relu") not in IDEMPOTENT and s["block_type"] in RESIDUAL_BLOCKS
-               and not s.get("preactivation")]
+        hit = [
+            s
+            for s in specs
+            if s.get("activation", "relu") not in IDEMPOTENT
+            and s["block_type"] in RESIDUAL_BLOCKS
+            and not s.get("preactivation")
+        ]
         if not hit:
             return None
-        return (f"note: {len(hit)} model(s) use {hit[0]['activation']} after the residual add, where a zero-initialised "
-                "final BN does not make a block the identity; to compare activations fairly, train every side "
-                "with --no-zero-init")
+        return (
+            f"note: {len(hit)} model(s) use {hit[0]['activation']} after the residual add, where a zero-initialised "
+            "final BN does not make a block the identity; to compare activations fairly, train every side "
+            "with --no-zero-init"
+        )
 
     def lr_at(self, step: int, steps_per_epoch: int) -> float:
         """Linear warm-up from warmup_factor * lr, then a half-period cosine down to 0."""

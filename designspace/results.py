@@ -93,8 +93,11 @@ class ResultsTable:
 
 
 def _list(values):
-    return None if values is None else [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-                                        for v in values]
+    return (
+        None
+        if values is None
+        else [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
+    )
 
 
 def has_rows(directory) -> bool:
@@ -111,8 +114,10 @@ def read_results(directory):
     check_trained(frame.columns, path)
     missing = [c for c in TABLE_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path} lacks the column(s) {', '.join(missing)} of a results table; "
-                         "was it written by `designspace sweep`?")
+        raise ValueError(
+            f"{path} lacks the column(s) {', '.join(missing)} of a results table; "
+            "was it written by `designspace sweep`?"
+        )
     return frame
 
 
@@ -152,12 +157,16 @@ def check_trained(columns, path) -> None:
     if any(c in columns for c in TRAINED):
         return
     if "spec" in columns:
-        raise ValueError(f"{path} is not a results table (no status or error columns): it looks like a samples "
-                         f"file (designspace sample -o); train its models with `designspace sweep --samples {path} "
-                         "-o NEW_DIR` and give NEW_DIR instead")
-    raise ValueError(f"{path} is not a results table (no status or error columns; it has "
-                     f"{', '.join(map(str, columns)) or 'no columns'}); `designspace sweep -o DIR` writes DIR/"
-                     f"{RESULTS_FILE}")
+        raise ValueError(
+            f"{path} is not a results table (no status or error columns): it looks like a samples "
+            f"file (designspace sample -o); train its models with `designspace sweep --samples {path} "
+            "-o NEW_DIR` and give NEW_DIR instead"
+        )
+    raise ValueError(
+        f"{path} is not a results table (no status or error columns; it has "
+        f"{', '.join(map(str, columns)) or 'no columns'}); `designspace sweep -o DIR` writes DIR/"
+        f"{RESULTS_FILE}"
+    )
 
 
 def read_definition(directory, required=DEFINITION_KEYS) -> SweepDefinition:
@@ -169,11 +178,15 @@ def read_definition(directory, required=DEFINITION_KEYS) -> SweepDefinition:
     try:
         definition = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON (truncated?): {e}; it records what the sweep is, as "
-                         "`designspace sweep` wrote it: restore it, or run the sweep again into a new -o DIR") from None
+        raise ValueError(
+            f"{path} is not valid JSON (truncated?): {e}; it records what the sweep is, as "
+            "`designspace sweep` wrote it: restore it, or run the sweep again into a new -o DIR"
+        ) from None
     if not isinstance(definition, dict):
-        raise ValueError(f"{path} holds a JSON {type(definition).__name__}, not a sweep definition; is it the "
-                         "sweep.json of a designspace sweep?")
+        raise ValueError(
+            f"{path} holds a JSON {type(definition).__name__}, not a sweep definition; is it the "
+            "sweep.json of a designspace sweep?"
+        )
     missing = [k for k in required if k not in definition]
     if missing:
         raise ValueError(f"{path} lacks {', '.join(missing)}; is it the sweep.json of a designspace sweep?")
@@ -189,17 +202,23 @@ def summary(directory) -> str:
     frame = read_results(directory)
     total = len(frame) if total is None else total
     counts = frame["status"].value_counts().to_dict()
-    lines = [f"{directory}: {len(frame)} of {total} models trained "
-             f"({', '.join(f'{counts[s]} {s}' for s in ('ok', 'diverged', 'failed') if s in counts)})"]
+    lines = [
+        f"{directory}: {len(frame)} of {total} models trained "
+        f"({', '.join(f'{counts[s]} {s}' for s in ('ok', 'diverged', 'failed') if s in counts)})"
+    ]
     ok = frame[frame["status"] == "ok"]
     if len(ok):
         errors = ok["best_error"]
         best = ok.loc[errors.idxmin()]
-        lines.append(f"  best error {errors.min():.2f}% (model {best['id']}, {best['flops'] / 1e6:.1f} MF), "
-                     f"median {errors.median():.2f}%, mean {errors.mean():.2f}%")
-        lines.append(f"  {ok['epochs'].iloc[0]} epochs on {ok['dataset'].iloc[0]}, "
-                     f"{frame['wall_time'].sum() / 60:.1f} min of training in all, median "
-                     f"{ok['images_per_second'].median():,.0f} img/s on {ok['device'].iloc[0]}")
+        lines.append(
+            f"  best error {errors.min():.2f}% (model {best['id']}, {best['flops'] / 1e6:.1f} MF), "
+            f"median {errors.median():.2f}%, mean {errors.mean():.2f}%"
+        )
+        lines.append(
+            f"  {ok['epochs'].iloc[0]} epochs on {ok['dataset'].iloc[0]}, "
+            f"{frame['wall_time'].sum() / 60:.1f} min of training in all, median "
+            f"{ok['images_per_second'].median():,.0f} img/s on {ok['device'].iloc[0]}"
+        )
     for space, group in frame.groupby("space"):
         if frame["space"].nunique() > 1:
             lines.append(f"  {space}: {len(group)} models, median error {group['best_error'].median():.2f}%")

@@ -10,8 +10,8 @@ which imports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -71,8 +71,10 @@ def _network_context(space, drawn: dict, size: int) -> dict:
 
 def _network_row(drawn: dict, context: dict, i: int) -> dict:
     """One candidate's drawn network-level values and the context fields that vary."""
-    return {"drawn": {name: _plain(values[i]) for name, values in drawn.items()},
-            "network": {k: _plain(v[i]) for k, v in context.items() if isinstance(v, np.ndarray)}}
+    return {
+        "drawn": {name: _plain(values[i]) for name, values in drawn.items()},
+        "network": {k: _plain(v[i]) for k, v in context.items() if isinstance(v, np.ndarray)},
+    }
 
 
 def draw_anynet(space, rng, size: int) -> Batch:
@@ -81,8 +83,9 @@ def draw_anynet(space, rng, size: int) -> Batch:
     strides = np.array(space.network["strides"], dtype=np.int64)
     num_stages = len(strides)
     network_names = space.network_parameters
-    draws = {name: _per_stage(space, rng, name, size, num_stages) for name in space.parameters
-             if name not in network_names}
+    draws = {
+        name: _per_stage(space, rng, name, size, num_stages) for name in space.parameters if name not in network_names
+    }
     drawn = {name: space.parameters[name].sample(rng, size) for name in network_names}
     context = _network_context(space, drawn, size)
     fixed = {name: np.broadcast_to(np.array(values), (size, num_stages)) for name, values in space.fixed_stages.items()}
@@ -105,8 +108,12 @@ def draw_anynet(space, rng, size: int) -> Batch:
         sample = {name: _plain(values[i, 0] if name in space.shared else values[i]) for name, values in draws.items()}
         network = _network_row(drawn, context, i)
         return {
-            "sample": {**sample, **network["drawn"]}, "network": network["network"], "depths": depths[i].tolist(),
-            "widths": widths[i].tolist(), "bottleneck_ratios": ratios[i].tolist(), "group_widths": groups[i].tolist(),
+            "sample": {**sample, **network["drawn"]},
+            "network": network["network"],
+            "depths": depths[i].tolist(),
+            "widths": widths[i].tolist(),
+            "bottleneck_ratios": ratios[i].tolist(),
+            "group_widths": groups[i].tolist(),
         }
 
     return Batch(cx, row)
@@ -147,8 +154,9 @@ def _per_network(value):
 
 def _transitions_ok(context: dict, depths, growth) -> np.ndarray:
     """(N, S): whether each dense transition keeps at least one channel (DenseNet compression)."""
-    starts = channels_after_transitions(np.asarray(context["stem_width"]), depths.T, growth.T,
-                                        np.asarray(context["compression"], dtype=np.float64))
+    starts = channels_after_transitions(
+        np.asarray(context["stem_width"]), depths.T, growth.T, np.asarray(context["compression"], dtype=np.float64)
+    )
     return np.stack([np.broadcast_to(c >= 1, depths.shape[:1]) for c in starts], axis=1)
 
 
@@ -163,8 +171,10 @@ def _first_expansions_ok(context: dict, widths, ratios, groups) -> np.ndarray:
 def _dense_maps_ok(context: dict, strides, n: int) -> np.ndarray:
     """(N,): whether every dense stage keeps a feature map at each candidate's resolution."""
     stem_keys = ("stem_type", "stem_width", "deep_stem", "padding", "bare_stem", "batch_norm", "in_channels")
-    columns = {k: np.broadcast_to(np.asarray(context.get(k, OPTIONAL_DEFAULTS.get(k))), (n,))
-               for k in (*stem_keys, "resolution")}
+    columns = {
+        k: np.broadcast_to(np.asarray(context.get(k, OPTIONAL_DEFAULTS.get(k))), (n,))
+        for k in (*stem_keys, "resolution")
+    }
     forms = np.array(list(zip(*(columns[k].tolist() for k in stem_keys))), dtype=object)
     ok = np.ones(n, dtype=bool)
     for form in {tuple(row) for row in forms.tolist()}:
@@ -209,16 +219,19 @@ def draw_regnet(space, rng, size: int) -> Batch:
         group_widths = np.broadcast_to(draws["group_width"][index, None], shape)
         widths, groups = adjust_arrays(stage_widths[index, :num_stages], ratios, group_widths)
         stride = np.full(shape, space.network["stride"])
-        parts.append(complexity_mixed(select(context, index), stage_depths[index, :num_stages], widths, stride,
-                                      ratios, groups))
+        parts.append(
+            complexity_mixed(select(context, index), stage_depths[index, :num_stages], widths, stride, ratios, groups)
+        )
         order.append(index)
     order = np.concatenate(order) if order else np.zeros(0, np.int64)
     cx = {m: np.concatenate([c[m] for c in parts]) if parts else np.zeros(0, np.int64) for m in COMPLEXITY}
 
     def row(i: int) -> dict:
         network = _network_row(drawn, context, order[i])
-        return {"sample": {**{k: _plain(draws[k][order[i]]) for k in names}, **network["drawn"]},
-                "network": network["network"]}
+        return {
+            "sample": {**{k: _plain(draws[k][order[i]]) for k in names}, **network["drawn"]},
+            "network": network["network"],
+        }
 
     return Batch(cx, row)
 

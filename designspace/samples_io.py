@@ -100,7 +100,7 @@ def _from_row(row: dict) -> dict:
         spec = json.loads(row["spec"]) if isinstance(row.get("spec"), str) else row.get("spec")
     except json.JSONDecodeError:
         spec = None
-    sample = {k[len("sample."):]: _uncell(v) for k, v in row.items() if k.startswith("sample.")}
+    sample = {k[len("sample.") :]: _uncell(v) for k, v in row.items() if k.startswith("sample.")}
     record = {k: v for k, v in row.items() if k in ("id", "space", "seed", "index")}
     record.update(sample=sample, spec=spec, complexity={k: row[k] for k in ("flops", "params", "acts") if k in row})
     return record
@@ -121,5 +121,6 @@ def read_table(path):
     try:
         return pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
     except Exception as e:  # pandas and pyarrow raise many types for unreadable files
-        raise ValueError(f"{path}: cannot be read as {kind} ({type(e).__name__}); is it a file that designspace "
-                         "wrote?") from None
+        raise ValueError(
+            f"{path}: cannot be read as {kind} ({type(e).__name__}); is it a file that designspace wrote?"
+        ) from None

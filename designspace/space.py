@@ -106,7 +106,7 @@ class Space:
         return total
 
     # --------------------------------------------------------------------------- context
-    def with_context(self, **overrides) -> "Space":
+    def with_context(self, **overrides) -> Space:
         """The same space for another network context (resolution, in_channels, classes, stem, ...)."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
         unknown = sorted(set(overrides) - set(CONTEXT_DEFAULTS) | ({"block_type"} & set(overrides)))
@@ -116,13 +116,14 @@ class Space:
         check_context(network)
         return replace(self, network=network)
 
-    def for_images(self, resolution: int, in_channels: int, num_classes: int, **overrides) -> "Space":
+    def for_images(self, resolution: int, in_channels: int, num_classes: int, **overrides) -> Space:
         """The space for a dataset's images: their size, channels and classes, a CIFAR stem (3x3,
         stride 1) for small images unless `overrides` name a stem, and the other overrides (None
         keeps the space's value). What a sweep samples for its dataset."""
         stem_type = overrides.pop("stem_type", None) or ("res_stem_cifar" if resolution <= SMALL_IMAGES else None)
-        return self.with_context(resolution=resolution, in_channels=in_channels, num_classes=num_classes,
-                                 stem_type=stem_type, **overrides)
+        return self.with_context(
+            resolution=resolution, in_channels=in_channels, num_classes=num_classes, stem_type=stem_type, **overrides
+        )
 
     @property
     def context(self) -> dict:
@@ -150,11 +151,15 @@ class Space:
             if int(value) != value or value < 1:
                 raise ValueError(f"sample: {name} must be a positive integer, got {value}")
         if n > max_draws:
-            raise SamplingError(f"space {self.name}: {n:,} models need at least {n:,} draws, more than the "
-                                f"{max_draws:,} allowed; lower --n (or raise --max-draws of `designspace sample`)")
+            raise SamplingError(
+                f"space {self.name}: {n:,} models need at least {n:,} draws, more than the "
+                f"{max_draws:,} allowed; lower --n (or raise --max-draws of `designspace sample`)"
+            )
         if n > self.max_networks:
-            raise SamplingError(f"space {self.name} holds at most {self.max_networks:,} distinct networks, fewer than "
-                                f"the {n:,} asked for; lower --n to at most {self.max_networks:,}")
+            raise SamplingError(
+                f"space {self.name} holds at most {self.max_networks:,} distinct networks, fewer than "
+                f"the {n:,} asked for; lower --n to at most {self.max_networks:,}"
+            )
         windows = dict(self.windows)
         for metric, window in (("flops", flops), ("params", params), ("acts", acts)):
             if window is not None:
@@ -194,8 +199,10 @@ class Space:
                     break
         report.finish(len(records), draws)
         if len(records) < n:
-            raise SamplingError(self._shortfall(n, len(records), draws, candidates, windows, closest[1]),
-                                closest[1] if not records else None)
+            raise SamplingError(
+                self._shortfall(n, len(records), draws, candidates, windows, closest[1]),
+                closest[1] if not records else None,
+            )
         return Samples(records, draws)
 
     def _shortfall(self, n, found, draws, candidates, windows, closest) -> str:
@@ -233,12 +240,24 @@ class Space:
 
             s = row["sample"]
             return make_spec(
-                s["depth"], s["w0"], s["wa"], s["wm"], s["group_width"], s["bottleneck_ratio"],
-                q=self.network["quantum"], stride=self.network["stride"], **{**self.context, **row["network"]},
+                s["depth"],
+                s["w0"],
+                s["wa"],
+                s["wm"],
+                s["group_width"],
+                s["bottleneck_ratio"],
+                q=self.network["quantum"],
+                stride=self.network["stride"],
+                **{**self.context, **row["network"]},
             )
-        return ModelSpec(depths=row["depths"], widths=row["widths"], strides=self.network["strides"],
-                         bottleneck_ratios=row["bottleneck_ratios"], group_widths=row["group_widths"],
-                         **{**self.context, **row["network"]})
+        return ModelSpec(
+            depths=row["depths"],
+            widths=row["widths"],
+            strides=self.network["strides"],
+            bottleneck_ratios=row["bottleneck_ratios"],
+            group_widths=row["group_widths"],
+            **{**self.context, **row["network"]},
+        )
 
 
 def _window_miss(cx: dict, windows: dict) -> np.ndarray:
@@ -270,15 +289,19 @@ class _Progress:
             if self.bar is None and now - self.start >= PROGRESS_AFTER:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=self.n, desc=f"sampling {self.name}", unit="model", file=sys.stderr,
-                                dynamic_ncols=True)
+                self.bar = tqdm(
+                    total=self.n, desc=f"sampling {self.name}", unit="model", file=sys.stderr, dynamic_ncols=True
+                )
             if self.bar is not None:
                 self.bar.n = found
                 self.bar.set_postfix_str(f"{draws:,} draws")  # also redraws the bar
         elif now >= self.next_line:
             self.next_line = now + PROGRESS_EVERY
-            print(f"sampling {self.name}: {found:,} of {self.n:,} models after {draws:,} draws, "
-                  f"{now - self.start:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"sampling {self.name}: {found:,} of {self.n:,} models after {draws:,} draws, {now - self.start:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def finish(self, found: int, draws: int) -> None:
         self(found, draws)
@@ -292,8 +315,14 @@ def check_context(network: dict, where: str = "") -> None:
     # A dense network's stride-s transitions round its maps down: the probe has the space's strides.
     strides = network["strides"] if network.get("block_type") == "dense_block" and "strides" in network else [1]
     try:
-        ModelSpec(depths=[1] * len(strides), widths=[8] * len(strides), strides=strides,
-                  bottleneck_ratios=[1.0] * len(strides), group_widths=[8] * len(strides), **context)
+        ModelSpec(
+            depths=[1] * len(strides),
+            widths=[8] * len(strides),
+            strides=strides,
+            bottleneck_ratios=[1.0] * len(strides),
+            group_widths=[8] * len(strides),
+            **context,
+        )
     except (ValueError, TypeError) as e:
         message = str(e).replace("ModelSpec.", "network.")
         raise ValueError(f"{where}: {message}" if where else message) from None

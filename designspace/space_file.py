@@ -21,8 +21,16 @@ KIND_PARAMETERS = {
     "anynet": ({"depth", "width"}, {"bottleneck_ratio", "group_width", "num_groups"}),
     "regnet": ({"depth", "w0", "wa", "wm", "group_width"}, {"bottleneck_ratio"}),
 }
-TOP_LEVEL_KEYS = {"name", "description", "kind", "network", "parameters", "variants", "constraints",
-                  "adjust_compatibility"}
+TOP_LEVEL_KEYS = {
+    "name",
+    "description",
+    "kind",
+    "network",
+    "parameters",
+    "variants",
+    "constraints",
+    "adjust_compatibility",
+}
 CONSTRAINT_KEYS = {"shared", "increasing", "stages", *COMPLEXITY}
 # The values a structural parameter may take: (the rule in words, numpy dtype kinds, test).
 # RegNet's are pycls's asserts (wa >= 0, wm > 1); outside them widths divide by log(wm) = 0.
@@ -53,8 +61,9 @@ def load_space(name_or_path) -> Space:
     else:
         shipped = shipped_spaces()
         if text not in shipped:
-            raise ValueError(f"unknown space {text!r}; shipped spaces: {', '.join(sorted(shipped))} "
-                             "(or give a .toml path)")
+            raise ValueError(
+                f"unknown space {text!r}; shipped spaces: {', '.join(sorted(shipped))} (or give a .toml path)"
+            )
         path = shipped[text]
     try:
         data = tomllib.loads(path.read_text())
@@ -81,10 +90,15 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
         for key in ("stride", "quantum"):
             if not _positive_integer(network[key]):
                 raise ValueError(f"network.{key}: must be a positive integer, got {network[key]!r}")
-    elif not (isinstance(network.get("strides"), list) and network["strides"]
-              and all(map(_positive_integer, network["strides"]))):
-        raise ValueError("network.strides: an anynet space needs a list of positive integer stage strides, e.g. "
-                         f"[2, 2, 2, 2], got {network.get('strides')!r}")
+    elif not (
+        isinstance(network.get("strides"), list)
+        and network["strides"]
+        and all(map(_positive_integer, network["strides"]))
+    ):
+        raise ValueError(
+            "network.strides: an anynet space needs a list of positive integer stage strides, e.g. "
+            f"[2, 2, 2, 2], got {network.get('strides')!r}"
+        )
     name = data.get("name", default_name)
     check_context(network)
 
@@ -97,7 +111,8 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
     block = network["block_type"]
     if kind == "anynet":
         uses = ({"bottleneck_ratio"} if block in RATIO_BLOCKS else set()) | (
-            {"group_width", "num_groups"} if block in GROUP_BLOCKS else set())
+            {"group_width", "num_groups"} if block in GROUP_BLOCKS else set()
+        )
         if block in GROUP_BLOCKS and ("group_width" in raw) == ("num_groups" in raw):
             raise ValueError(f"parameters: give exactly one of group_width and num_groups for {block}")
         required = required | (uses & {"bottleneck_ratio"})
@@ -117,18 +132,24 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
         w0 = parameters["w0"].values
         off_grid = w0[w0 % network["quantum"] != 0]
         if off_grid.size:
-            raise ValueError(f"parameters.w0: values must be multiples of network.quantum ({network['quantum']}), "
-                             f"got {_some(off_grid)}")
+            raise ValueError(
+                f"parameters.w0: values must be multiples of network.quantum ({network['quantum']}), "
+                f"got {_some(off_grid)}"
+            )
         widest = w0.max() + parameters["wa"].values.max() * (parameters["depth"].values.max() - 1.0)
         if not widest < MAX_REGNET_WIDTH:
-            raise ValueError(f"parameters.wa: the widest network reaches w0 + wa * (depth - 1) = {widest:.3g} "
-                             f"channels; keep it below {MAX_REGNET_WIDTH:,} (lower wa, w0 or depth)")
+            raise ValueError(
+                f"parameters.wa: the widest network reaches w0 + wa * (depth - 1) = {widest:.3g} "
+                f"channels; keep it below {MAX_REGNET_WIDTH:,} (lower wa, w0 or depth)"
+            )
     if "bottleneck_ratio" in parameters:
         ratios = parameters["bottleneck_ratio"].values
         expansions = 1.0 / ratios[ratios > 0]
         if not (ratios > 0).all() or not ((expansions < 1) | (expansions == np.round(expansions))).all():
-            raise ValueError("parameters.bottleneck_ratio: values must be positive, and below 1 only as 1/e for an "
-                             f"integer expansion e (got {ratios.tolist()})")
+            raise ValueError(
+                "parameters.bottleneck_ratio: values must be positive, and below 1 only as 1/e for an "
+                f"integer expansion e (got {ratios.tolist()})"
+            )
     _check_network_parameters(kind, network, parameters)
 
     constraints = data.get("constraints", {})
@@ -149,9 +170,18 @@ def parse_space(data: dict, default_name: str = "space") -> Space:
     if not isinstance(adjust, bool):
         raise ValueError(f"adjust_compatibility: expected true or false, got {adjust!r}")
     return Space(
-        name=name, kind=kind, network=network, parameters=parameters, shared=shared, increasing=increasing,
-        stages=stages, windows=windows, adjust_compatibility=adjust, description=data.get("description", ""),
-        fixed_stages=fixed, variants=variants,
+        name=name,
+        kind=kind,
+        network=network,
+        parameters=parameters,
+        shared=shared,
+        increasing=increasing,
+        stages=stages,
+        windows=windows,
+        adjust_compatibility=adjust,
+        description=data.get("description", ""),
+        fixed_stages=fixed,
+        variants=variants,
     )
 
 
@@ -161,8 +191,11 @@ def _parse_variants(table, network: dict, raw: dict) -> dict:
         raise ValueError("variants: expected a table")
     variants = {}
     for name, labels in table.items():
-        if (name in raw or name in NETWORK_PARAMETERS
-                or name in KIND_PARAMETERS["anynet"][0] | KIND_PARAMETERS["regnet"][0]):
+        if (
+            name in raw
+            or name in NETWORK_PARAMETERS
+            or name in KIND_PARAMETERS["anynet"][0] | KIND_PARAMETERS["regnet"][0]
+        ):
             raise ValueError(f"variants.{name}: the name of a parameter or network field; choose another name")
         if not isinstance(labels, dict) or not labels:
             raise ValueError(f"variants.{name}: expected a table of labels, each a table of network fields")
@@ -181,11 +214,13 @@ def _fixed_stages(kind: str, network: dict, raw: dict) -> dict:
         if not isinstance(value, list):
             continue
         if kind != "anynet" or key not in KIND_PARAMETERS["anynet"][0] | KIND_PARAMETERS["anynet"][1]:
-            raise ValueError(f"parameters.{key}: a list gives one value per stage, which only anynet per-stage "
-                             "parameters take")
+            raise ValueError(
+                f"parameters.{key}: a list gives one value per stage, which only anynet per-stage parameters take"
+            )
         if len(value) != len(network["strides"]) or not all(_positive_number(v) for v in value):
-            raise ValueError(f"parameters.{key}: expected {len(network['strides'])} positive numbers (one per stage), "
-                             f"got {value!r}")
+            raise ValueError(
+                f"parameters.{key}: expected {len(network['strides'])} positive numbers (one per stage), got {value!r}"
+            )
         fixed[key] = tuple(value)
     return fixed
 
@@ -222,8 +257,9 @@ def _check_network_parameters(kind: str, network: dict, parameters: dict) -> Non
             if kind != "anynet":
                 raise ValueError(f"parameters.{key}: only anynet spaces take multipliers")
             if values.dtype.kind not in "if" or not ((values > 0) & (values <= 1)).all():
-                raise ValueError(f"parameters.{key} ({MULTIPLIERS[key]}): values must be in (0, 1], got "
-                                 f"{values.tolist()}")
+                raise ValueError(
+                    f"parameters.{key} ({MULTIPLIERS[key]}): values must be in (0, 1], got {values.tolist()}"
+                )
         elif key in NETWORK_PARAMETERS:
             for value in dist.values.tolist():
                 check_context({**network, key: value}, where=f"parameters.{key} = {value!r}")

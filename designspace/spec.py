@@ -12,8 +12,16 @@ import json
 import math
 from typing import Any
 
-from .blocks import (BLOCK_KINDS, STEMS, channels_after_transitions, dense_map_sizes, expand_3x3_width, inner_width,
-                     network_layers, stem_out_size)
+from .blocks import (
+    BLOCK_KINDS,
+    STEMS,
+    channels_after_transitions,
+    dense_map_sizes,
+    expand_3x3_width,
+    inner_width,
+    network_layers,
+    stem_out_size,
+)
 from .layers import cost
 
 STEM_TYPES = tuple(STEMS)
@@ -170,8 +178,11 @@ class ModelSpec:
             "shortcut": RESIDUAL_BLOCKS,
             "preactivation": RESIDUAL_BLOCKS,
             "se_style": BOTTLENECK_BLOCKS,
-            **{option: tuple(k for k, kind in BLOCK_KINDS.items() if option in kind.options)
-               for kind in BLOCK_KINDS.values() for option in kind.options},
+            **{
+                option: tuple(k for k, kind in BLOCK_KINDS.items() if option in kind.options)
+                for kind in BLOCK_KINDS.values()
+                for option in kind.options
+            },
         }
         for name, blocks in applies.items():
             if getattr(self, name) != OPTIONAL_DEFAULTS[name] and self.block_type not in blocks:
@@ -180,20 +191,27 @@ class ModelSpec:
                     f"block_type is {self.block_type!r}; leave it at {OPTIONAL_DEFAULTS[name]!r}"
                 )
         if self.bare_stem and not self.preactivation:
-            raise ValueError("ModelSpec.bare_stem: a stem conv without BN-act needs pre-activated blocks, which "
-                             "normalize their input; set preactivation to true or bare_stem to false")
+            raise ValueError(
+                "ModelSpec.bare_stem: a stem conv without BN-act needs pre-activated blocks, which "
+                "normalize their input; set preactivation to true or bare_stem to false"
+            )
         if self.deep_stem and self.stem_width < 2:
-            raise ValueError(f"ModelSpec.stem_width: a deep stem halves it for its first two convs; got {self.stem_width}")
+            raise ValueError(
+                f"ModelSpec.stem_width: a deep stem halves it for its first two convs; got {self.stem_width}"
+            )
 
     def _validate_inner_widths(self):
         if self.expand_from == "input":  # each stage's first block expands the previous stage's width
-            for i, (w_in, b, g) in enumerate(zip((self.stem_width, *self.widths[:-1]), self.bottleneck_ratios,
-                                                 self.group_widths)):
+            for i, (w_in, b, g) in enumerate(
+                zip((self.stem_width, *self.widths[:-1]), self.bottleneck_ratios, self.group_widths)
+            ):
                 w_b = inner_width(w_in, b)
                 if w_b < 1 or w_b % g:
-                    raise ValueError(f"ModelSpec.group_widths: stage {i + 1}'s first block expands its input width "
-                                     f"{w_in} to {w_b} (= {w_in}/{b}), which is not a positive multiple of its group "
-                                     f"width {g}")
+                    raise ValueError(
+                        f"ModelSpec.group_widths: stage {i + 1}'s first block expands its input width "
+                        f"{w_in} to {w_b} (= {w_in}/{b}), which is not a positive multiple of its group "
+                        f"width {g}"
+                    )
         for i, (w, b, g) in enumerate(zip(self.widths, self.bottleneck_ratios, self.group_widths)):
             w_b = inner_width(w, b)
             if w_b < 1:
@@ -230,22 +248,28 @@ class ModelSpec:
             h = cost(stage, h)[0] if stage is not None else h
             if h < 1:
                 where = f"stage {i}" if i else "the stem"
-                raise ValueError(f"ModelSpec.resolution: {self.resolution} px with padding 'none' pools its maps "
-                                 f"away by {where}; raise the resolution or use padding 'same'")
+                raise ValueError(
+                    f"ModelSpec.resolution: {self.resolution} px with padding 'none' pools its maps "
+                    f"away by {where}; raise the resolution or use padding 'same'"
+                )
 
     def _validate_transitions(self):
         h = stem_out_size(self.network, self.resolution)
         for i, size in enumerate(dense_map_sizes(h, self.strides)):
             if size < 1:
-                raise ValueError(f"ModelSpec.resolution: {self.resolution} px leaves no feature map for dense stage "
-                                 f"{i + 1} (its stride-{self.strides[i]} transition rounds down); raise the resolution "
-                                 "or lower the strides")
+                raise ValueError(
+                    f"ModelSpec.resolution: {self.resolution} px leaves no feature map for dense stage "
+                    f"{i + 1} (its stride-{self.strides[i]} transition rounds down); raise the resolution "
+                    "or lower the strides"
+                )
         starts = channels_after_transitions(self.stem_width, self.depths, self.widths, self.compression)
         for i in range(1, len(starts)):
             if starts[i] < 1:
                 before = starts[i - 1] + self.depths[i - 1] * self.widths[i - 1]
-                raise ValueError(f"ModelSpec.compression: the transition before dense stage {i + 1} compresses "
-                                 f"{before} channels to none; raise compression")
+                raise ValueError(
+                    f"ModelSpec.compression: the transition before dense stage {i + 1} compresses "
+                    f"{before} channels to none; raise compression"
+                )
 
     # ----------------------------------------------------------------------------- conversions
     def to_dict(self) -> dict[str, Any]:
@@ -258,7 +282,7 @@ class ModelSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
         if not isinstance(d, dict):
             raise ValueError(f"ModelSpec: expected a JSON object, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -274,13 +298,13 @@ class ModelSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelSpec":
+    def from_json(cls, text: str) -> ModelSpec:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as e:
             raise ValueError(f"ModelSpec: not valid JSON ({e})") from None
 
-    def replace(self, **changes) -> "ModelSpec":
+    def replace(self, **changes) -> ModelSpec:
         return dataclasses.replace(self, **changes)
 
     @property
@@ -321,4 +345,6 @@ def _choice(name: str, value, choices):
         raise ValueError(f"ModelSpec.{name}: {value!r} is not one of {', '.join(choices)}")
 
 
-NETWORK_FIELDS = tuple(f.name for f in dataclasses.fields(ModelSpec) if f.name not in STAGE_FIELDS)  # one value per network
+NETWORK_FIELDS = tuple(
+    f.name for f in dataclasses.fields(ModelSpec) if f.name not in STAGE_FIELDS
+)  # one value per network

@@ -60,14 +60,19 @@ def open_directory(directory, definition: dict, resume: bool) -> ResultsTable:
     if definition_path.is_file():
         existing = read_definition(directory)
         same = {k: existing.get(k) for k in ("models", "dataset", "recipe")} == {
-            k: definition[k] for k in ("models", "dataset", "recipe")}
+            k: definition[k] for k in ("models", "dataset", "recipe")
+        }
         if not same:
-            raise ValueError(f"{directory} holds a different sweep ({_describe(existing)}); choose another -o DIR, "
-                             "or repeat that sweep's options to resume it")
+            raise ValueError(
+                f"{directory} holds a different sweep ({_describe(existing)}); choose another -o DIR, "
+                "or repeat that sweep's options to resume it"
+            )
         table = ResultsTable(directory)
         if not resume and table.rows:
-            raise ValueError(f"{directory} already holds this sweep ({len(table.finished_ids())} of {existing['n']} "
-                             "done); add --resume to finish it")
+            raise ValueError(
+                f"{directory} already holds this sweep ({len(table.finished_ids())} of {existing['n']} "
+                "done); add --resume to finish it"
+            )
         return table
     if directory.exists() and any(directory.iterdir()):
         raise ValueError(f"{directory} is not empty and holds no sweep; choose another -o DIR")
@@ -93,15 +98,18 @@ def _describe(definition: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------ Ray
-def check_request(cpus_per_trial: float | None, gpus_per_trial: float, max_concurrent: int | None,
-                  retries: int) -> None:
+def check_request(
+    cpus_per_trial: float | None, gpus_per_trial: float, max_concurrent: int | None, retries: int
+) -> None:
     """Refuse what Ray would read as something else (retries -1: forever) or never schedule, for
     callers of run_sweep that did not come through the command line's checks."""
     if cpus_per_trial is not None and not 0 < cpus_per_trial < math.inf:
         raise ValueError(f"--cpus-per-trial {cpus_per_trial:g}: give the CPUs per model, above 0 (e.g. 0.5, 1 or 2)")
     if not (0 <= gpus_per_trial <= 1 or (gpus_per_trial > 1 and float(gpus_per_trial).is_integer())):
-        raise ValueError(f"--gpus-per-trial {gpus_per_trial:g}: give the GPUs per model, 0 or more and a fraction "
-                         "only below 1 (e.g. 0.25, 1 or 2)")
+        raise ValueError(
+            f"--gpus-per-trial {gpus_per_trial:g}: give the GPUs per model, 0 or more and a fraction "
+            "only below 1 (e.g. 0.25, 1 or 2)"
+        )
     if max_concurrent is not None and max_concurrent < 1:
         raise ValueError(f"--max-concurrent {max_concurrent}: give 1 or more models at a time (or leave it out)")
     if retries < 0:
@@ -117,16 +125,24 @@ def check_resources(ray, cpus_per_trial: float, gpus_per_trial: float) -> None:
     most_gpus = max((n.get("GPU", 0) for n in nodes), default=0)
     most_cpus = max((n.get("CPU", 0) for n in nodes), default=0)
     if gpus_per_trial > 0 and not most_gpus:
-        raise ValueError(f"--gpus-per-trial {gpus_per_trial:g}: the Ray cluster has no GPU; drop the option to "
-                         "train on CPUs, or add GPU nodes")
+        raise ValueError(
+            f"--gpus-per-trial {gpus_per_trial:g}: the Ray cluster has no GPU; drop the option to "
+            "train on CPUs, or add GPU nodes"
+        )
     if gpus_per_trial > most_gpus:
-        raise ValueError(f"--gpus-per-trial {gpus_per_trial:g}: no node of the Ray cluster has that many GPUs "
-                         f"(the largest has {most_gpus:g})")
+        raise ValueError(
+            f"--gpus-per-trial {gpus_per_trial:g}: no node of the Ray cluster has that many GPUs "
+            f"(the largest has {most_gpus:g})"
+        )
     if cpus_per_trial > most_cpus:
-        raise ValueError(f"--cpus-per-trial {cpus_per_trial:g}: no node of the Ray cluster has that many CPUs "
-                         f"(the largest has {most_cpus:g})")
-    raise ValueError(f"no node of the Ray cluster has both {cpus_per_trial:g} CPUs and {gpus_per_trial:g} GPUs for "
-                     "a model; lower --cpus-per-trial or --gpus-per-trial")
+        raise ValueError(
+            f"--cpus-per-trial {cpus_per_trial:g}: no node of the Ray cluster has that many CPUs "
+            f"(the largest has {most_cpus:g})"
+        )
+    raise ValueError(
+        f"no node of the Ray cluster has both {cpus_per_trial:g} CPUs and {gpus_per_trial:g} GPUs for "
+        "a model; lower --cpus-per-trial or --gpus-per-trial"
+    )
 
 
 def shippable(ray, dataset) -> dict:
@@ -135,9 +151,11 @@ def shippable(ray, dataset) -> dict:
     stores = [n["Resources"].get("object_store_memory", 0) for n in ray.nodes() if n.get("Alive")]
     room = SHIP_FRACTION * min(stores, default=0)
     if dataset.nbytes > room:
-        raise ValueError(f"the dataset is {si(dataset.nbytes)}B in memory, more than {SHIP_FRACTION:.0%} of the smallest "
-                         f"node's Ray object store ({si(min(stores, default=0))}B), so it cannot travel with the sweep; "
-                         "copy it to every node at the same path and add --data-on-nodes")
+        raise ValueError(
+            f"the dataset is {si(dataset.nbytes)}B in memory, more than {SHIP_FRACTION:.0%} of the smallest "
+            f"node's Ray object store ({si(min(stores, default=0))}B), so it cannot travel with the sweep; "
+            "copy it to every node at the same path and add --data-on-nodes"
+        )
     return dataset.to_arrays()
 
 
@@ -153,7 +171,9 @@ def choose_layout(cpus_per_trial: float | None, gpus_per_trial: float, cluster=N
     try:
         choice = fastest_layout() if cluster is None else cluster_layout(cluster)
     except RuntimeError as e:  # from a Ray task: the probe's own error, not the remote traceback
-        raise ValueError(f"{getattr(e, 'cause', None) or e}; give --cpus-per-trial to choose without measuring") from None
+        raise ValueError(
+            f"{getattr(e, 'cause', None) or e}; give --cpus-per-trial to choose without measuring"
+        ) from None
     why = choice.describe()
     if choice.cache:  # not for a single CPU: one layout, nothing measured or cached
         why += f", {'cached in' if choice.cached else 'measured now, saved in'} {choice.cache}"
@@ -180,8 +200,9 @@ def run_trial(config: dict, models: dict, data: dict | None, dataset: dict, reci
     from .train import Engine, Recipe, train
 
     images = Dataset.from_arrays(data) if data is not None else _dataset(json.dumps(dataset, sort_keys=True))
-    record = train(ModelSpec.from_dict(models[config["model"]]["spec"]), images, Recipe(**recipe), Engine(**engine),
-                   progress=False)
+    record = train(
+        ModelSpec.from_dict(models[config["model"]]["spec"]), images, Recipe(**recipe), Engine(**engine), progress=False
+    )
     if record["status"] == "failed":
         raise RuntimeError(record["reason"])
     record["node"] = ray.get_runtime_context().get_node_id()
@@ -189,10 +210,21 @@ def run_trial(config: dict, models: dict, data: dict | None, dataset: dict, reci
 
 
 # ---------------------------------------------------------------------------------- sweep
-def run_sweep(directory, models: list[dict], definition: dict, *, address=None, cpus_per_trial: float | None = None,
-              gpus_per_trial: float = 0, max_concurrent: int | None = None, retries: int = 2,
-              resume: bool = False, progress: bool | None = None, data=None,
-              data_on_nodes: bool = False) -> ResultsTable:
+def run_sweep(
+    directory,
+    models: list[dict],
+    definition: dict,
+    *,
+    address=None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float = 0,
+    max_concurrent: int | None = None,
+    retries: int = 2,
+    resume: bool = False,
+    progress: bool | None = None,
+    data=None,
+    data_on_nodes: bool = False,
+) -> ResultsTable:
     """Train every model of the sweep that has no finished row yet; return the results table.
 
     The dataset (`data`, else loaded here from the definition) travels to the workers through
@@ -223,20 +255,32 @@ def run_sweep(directory, models: list[dict], definition: dict, *, address=None, 
 
     engine = {"device": "cuda" if gpus_per_trial > 0 else "cpu", "threads": max(1, int(cpus_per_trial))}
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, models={m["id"]: m for m in todo}, data=shipped,
-                             dataset=definition["dataset"], recipe=definition["recipe"], engine=engine),
+        tune.with_parameters(
+            run_trial,
+            models={m["id"]: m for m in todo},
+            data=shipped,
+            dataset=definition["dataset"],
+            recipe=definition["recipe"],
+            engine=engine,
+        ),
         {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
     )
     recorder = _recorder(table, {m["id"]: m for m in todo}, len(models), progress)
     tuner = tune.Tuner(
         trainable,
         param_space={"model": tune.grid_search([m["id"] for m in todo])},
-        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=max_concurrent,
-                                    trial_name_creator=lambda t: t.config["model"],
-                                    trial_dirname_creator=lambda t: t.config["model"]),
+        tune_config=tune.TuneConfig(
+            reuse_actors=True,
+            max_concurrent_trials=max_concurrent,
+            trial_name_creator=lambda t: t.config["model"],
+            trial_dirname_creator=lambda t: t.config["model"],
+        ),
         run_config=tune.RunConfig(
-            name=f"run-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(Path(directory).resolve() / "tune"),
-            failure_config=tune.FailureConfig(max_failures=retries), callbacks=[recorder], verbose=0,
+            name=f"run-{time.strftime('%Y%m%d-%H%M%S')}",
+            storage_path=str(Path(directory).resolve() / "tune"),
+            failure_config=tune.FailureConfig(max_failures=retries),
+            callbacks=[recorder],
+            verbose=0,
         ),
     )
     try:
@@ -261,8 +305,14 @@ def _recorder(table: ResultsTable, models: dict, total: int, progress: bool | No
             self.attempts, self.failures = {}, 0
             self.done = self.earlier = len(table.finished_ids())
             self.lines = progress is None and not on_terminal
-            self.bar = tqdm(total=total, initial=self.done, unit="model", file=sys.stderr, dynamic_ncols=True,
-                            disable=not (on_terminal if progress is None else progress))
+            self.bar = tqdm(
+                total=total,
+                initial=self.done,
+                unit="model",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                disable=not (on_terminal if progress is None else progress),
+            )
             self.bar.set_postfix(failed=0, refresh=False)
             self.start = self.last_line = self.last_finish = time.monotonic()
 
@@ -282,8 +332,11 @@ def _recorder(table: ResultsTable, models: dict, total: int, progress: bool | No
                 self.last_finish = now
             if due and self.lines:
                 self.last_line = now
-                print(progress_line(self.done, total, self.failures, now - self.start, self.done - self.earlier),
-                      file=sys.stderr, flush=True)
+                print(
+                    progress_line(self.done, total, self.failures, now - self.start, self.done - self.earlier),
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         def on_step_end(self, iteration, trials, **info):
             self.report(finished=False)

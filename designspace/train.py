@@ -27,7 +27,6 @@ from .recipe import Recipe
 from .records import TrainRecord
 from .spec import ModelSpec
 
-
 # The phases of a training job, as torch.profiler regions (benchmarks/bench_breakdown.py reads them;
 # so does any profile a user takes of train()).
 PHASES = {phase: f"designspace.{phase}" for phase in ("batch", "forward", "backward", "optimizer", "evaluate")}
@@ -56,8 +55,13 @@ class Engine:
         return device
 
 
-def train(spec: ModelSpec, dataset: Dataset, recipe: Recipe = Recipe(), engine: Engine = Engine(),
-          progress: bool | None = None) -> TrainRecord:
+def train(
+    spec: ModelSpec,
+    dataset: Dataset,
+    recipe: Recipe = Recipe(),
+    engine: Engine = Engine(),
+    progress: bool | None = None,
+) -> TrainRecord:
     """Train `spec` on `dataset`; return the result record (status ok, diverged or failed).
 
     progress (default: when stderr is a terminal) prints a line per epoch on stderr, and off a
@@ -68,11 +72,23 @@ def train(spec: ModelSpec, dataset: Dataset, recipe: Recipe = Recipe(), engine: 
     dataset = dataset.resized(spec.resolution)
     device = engine.resolve_device()
     progress = sys.stderr.isatty() if progress is None else progress
-    record: TrainRecord = {"status": "ok", "reason": None, "final_error": None, "best_error": None, "train_loss": [],
-              "test_error": [], "epochs": 0, "wall_time": 0.0, "images_per_second": 0.0,
-              "device": describe_device(device), "threads": None, "dataset": dataset.name,
-              "train_images": len(dataset.train_labels), "test_images": len(dataset.test_labels),
-              "recipe": asdict(recipe)}
+    record: TrainRecord = {
+        "status": "ok",
+        "reason": None,
+        "final_error": None,
+        "best_error": None,
+        "train_loss": [],
+        "test_error": [],
+        "epochs": 0,
+        "wall_time": 0.0,
+        "images_per_second": 0.0,
+        "device": describe_device(device),
+        "threads": None,
+        "dataset": dataset.name,
+        "train_images": len(dataset.train_labels),
+        "test_images": len(dataset.test_labels),
+        "recipe": asdict(recipe),
+    }
     start = time.perf_counter()
     try:
         _run(spec, dataset, recipe, engine, device, record, progress)
@@ -142,13 +158,13 @@ class Batches:
         order = torch.randperm(len(self.labels), device=self.labels.device, generator=self.generator)
         for i in range(self.steps_per_epoch):
             with record_function(PHASES["batch"]):
-                index = order[i * self.batch_size:(i + 1) * self.batch_size]
+                index = order[i * self.batch_size : (i + 1) * self.batch_size]
                 batch = self.normalize(self.augment(self.images[index])), self.labels[index]
             yield batch
 
     def test(self, batch_size: int):
         for i in range(0, len(self.test_labels), batch_size):
-            yield self.normalize(self.test_images[i:i + batch_size]), self.test_labels[i:i + batch_size]
+            yield self.normalize(self.test_images[i : i + batch_size]), self.test_labels[i : i + batch_size]
 
 
 def parameter_groups(model: torch.nn.Module, recipe: Recipe) -> list[dict]:
@@ -170,10 +186,16 @@ def _run(spec, dataset, recipe, engine, device, record, progress) -> None:
     if device.type == "cpu":
         record["threads"] = choose_threads(model, batches, engine.threads)
     if recipe.drop_path and not set_drop_path(model, recipe.drop_path):
-        raise ValueError(f"recipe.drop_path: this {spec.block_type} network has no residual branch to drop; set it to 0")
+        raise ValueError(
+            f"recipe.drop_path: this {spec.block_type} network has no residual branch to drop; set it to 0"
+        )
     bf16 = engine.bf16 is True or (engine.bf16 == "auto" and device.type == "cuda")
-    optimizer = torch.optim.SGD(parameter_groups(model, recipe), lr=recipe.lr, momentum=recipe.momentum,
-                                nesterov=recipe.nesterov and recipe.momentum > 0)
+    optimizer = torch.optim.SGD(
+        parameter_groups(model, recipe),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov and recipe.momentum > 0,
+    )
     step_model = torch.compile(model) if engine.compile else model
     train_seconds, images_seen, step = 0.0, 0, 0
     heartbeat = _Heartbeat(recipe.epochs, batches) if progress and not sys.stderr.isatty() else None
@@ -209,8 +231,12 @@ def _run(spec, dataset, recipe, engine, device, record, progress) -> None:
             error = evaluate(step_model, batches, engine.eval_batch_size, bf16)
         record["test_error"].append(error)
         if progress:
-            print(f"epoch {epoch + 1}/{recipe.epochs}  loss {train_loss:.4f}  test error {error:.2f}%  "
-                  f"{images_seen / train_seconds:,.0f} img/s", file=sys.stderr, flush=True)
+            print(
+                f"epoch {epoch + 1}/{recipe.epochs}  loss {train_loss:.4f}  test error {error:.2f}%  "
+                f"{images_seen / train_seconds:,.0f} img/s",
+                file=sys.stderr,
+                flush=True,
+            )
     errors = [e for e in record["test_error"] if e is not None]
     record["final_error"] = record["test_error"][-1] if record["status"] == "ok" else None
     record["best_error"] = min(errors) if errors else None
@@ -232,9 +258,12 @@ class _Heartbeat:
             return
         self.next_line = now + PROGRESS_EVERY
         images = min(done * self.batches.batch_size, len(self.batches.labels))
-        print(f"epoch {epoch + 1}/{self.epochs}  batch {done}/{self.batches.steps_per_epoch}  "
-              f"{images / max(now - epoch_start, 1e-9):,.0f} img/s  {now - self.start:.0f} s elapsed",
-              file=sys.stderr, flush=True)
+        print(
+            f"epoch {epoch + 1}/{self.epochs}  batch {done}/{self.batches.steps_per_epoch}  "
+            f"{images / max(now - epoch_start, 1e-9):,.0f} img/s  {now - self.start:.0f} s elapsed",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 @torch.no_grad()
@@ -262,7 +291,7 @@ def choose_threads(model, batches: Batches, threads) -> int:
     probe = copy.deepcopy(model).train()
     # The first images, not a shuffled batch: the probe must not advance the data generator, or
     # "auto" would train on another order than a fixed thread count does.
-    images, labels = batches.normalize(batches.images[:batches.batch_size]), batches.labels[:batches.batch_size]
+    images, labels = batches.normalize(batches.images[: batches.batch_size]), batches.labels[: batches.batch_size]
     timings = {}
     for count in candidates:
         torch.set_num_threads(count)

@@ -21,8 +21,12 @@ HEAD_CPUS = 2  # the test cluster's CPUs, whatever the machine has
 # `ray start` for a node that joins a head. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps Ray's addresses on loopback
 # (else it reads 127.0.0.1 as this host's network address), but then Ray refuses to add a node; this `ray start`
 # lifts that refusal alone, in its own process: the node's processes run with the setting as it is.
-RAY_JOIN = [sys.executable, "-c", "import sys, types, ray._private.ray_constants as c, ray.scripts.scripts as s; "
-            "s.ray_constants = types.SimpleNamespace(**{**vars(c), 'ENABLE_RAY_CLUSTER': True}); s.main()"]
+RAY_JOIN = [
+    sys.executable,
+    "-c",
+    "import sys, types, ray._private.ray_constants as c, ray.scripts.scripts as s; "
+    "s.ray_constants = types.SimpleNamespace(**{**vars(c), 'ENABLE_RAY_CLUSTER': True}); s.main()",
+]
 
 
 def free_ports(n):
@@ -60,9 +64,11 @@ class RayNode:
         found, mark, holding = {}, f"XDG_CACHE_HOME={self.cache_home}".encode(), set(session_processes(self.temp_dir))
         for entry in Path("/proc").iterdir():
             try:
-                if entry.name.isdigit() and os.getsid(int(entry.name)) == self.session and (
-                        int(entry.name) in holding
-                        or mark in (entry / "environ").read_bytes().split(b"\0")):  # a zombie's is empty
+                if (
+                    entry.name.isdigit()
+                    and os.getsid(int(entry.name)) == self.session
+                    and (int(entry.name) in holding or mark in (entry / "environ").read_bytes().split(b"\0"))
+                ):  # a zombie's is empty
                     found[int(entry.name)] = (entry / "cmdline").read_bytes()
             except OSError:  # gone meanwhile, or not ours to read
                 continue
@@ -96,14 +102,25 @@ def start_ray_node(cpus=HEAD_CPUS, join: str | None = None, env: dict | None = N
     gcs, manager, objects, agent, metrics, runtime_env = free_ports(6)
     workers = free_ports(1)[0]
     temp_dir = tempfile.mkdtemp(prefix="ray-test-")
-    role = [*RAY_JOIN, "start", "--address", join] if join else [
-        RAY, "start", "--head", f"--port={gcs}", "--include-dashboard=false"]
+    role = (
+        [*RAY_JOIN, "start", "--address", join]
+        if join
+        else [RAY, "start", "--head", f"--port={gcs}", "--include-dashboard=false"]
+    )
     command = [
-        *role, "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--num-gpus=0",
-        "--disable-usage-stats", f"--temp-dir={temp_dir}", f"--node-manager-port={manager}",
+        *role,
+        "--node-ip-address=127.0.0.1",
+        f"--num-cpus={cpus}",
+        "--num-gpus=0",
+        "--disable-usage-stats",
+        f"--temp-dir={temp_dir}",
+        f"--node-manager-port={manager}",
         f"--object-manager-port={objects}",
-        f"--dashboard-agent-listen-port={agent}", f"--metrics-export-port={metrics}",
-        f"--runtime-env-agent-port={runtime_env}", f"--min-worker-port={workers}", f"--max-worker-port={workers + 60}",
+        f"--dashboard-agent-listen-port={agent}",
+        f"--metrics-export-port={metrics}",
+        f"--runtime-env-agent-port={runtime_env}",
+        f"--min-worker-port={workers}",
+        f"--max-worker-port={workers + 60}",
     ]
     env = {**os.environ, **(env or {}), "XDG_CACHE_HOME": str(Path(temp_dir) / "cache")}  # never the developer's cache
     start = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

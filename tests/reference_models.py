@@ -74,8 +74,11 @@ def transfer(source: nn.Module, target: nn.Module, order=None) -> None:
     target_keys = order(target_keys) if order else target_keys
     assert len(source_weights) == len(target_keys), f"{len(source_weights)} weights for {len(target_keys)}"
     pairs, state = list(zip(source_weights, target_keys)), target.state_dict()
-    mismatched = [(key, tuple(value.shape), target_key, tuple(state[target_key].shape)) for (key, value), target_key
-                  in pairs if _unit_kernel(value.shape) != _unit_kernel(state[target_key].shape)]
+    mismatched = [
+        (key, tuple(value.shape), target_key, tuple(state[target_key].shape))
+        for (key, value), target_key in pairs
+        if _unit_kernel(value.shape) != _unit_kernel(state[target_key].shape)
+    ]
     assert not mismatched, f"first of {len(mismatched)} shape mismatches (source, target): {mismatched[0]}"
     state.update({target_key: value.reshape(state[target_key].shape) for (_, value), target_key in pairs})
     target.load_state_dict(state)

@@ -77,8 +77,9 @@ def test_swish_vs_relu_pairs_the_matched_sweeps(tmp_path):
     sweeps = load_all([tmp_path / "relu", tmp_path / "silu", tmp_path / "e"])
     result = ablate(sweeps, "activation")
     # anynetx_e vs silu would differ in the sampled parameters too; the matched pair differs in nothing else
-    assert_one_clean_pair(result, "RegNetX (relu) vs RegNetX (silu)",
-                          ["ReLU in RegNetX (relu)", "Swish (SiLU) in RegNetX (silu)"])
+    assert_one_clean_pair(
+        result, "RegNetX (relu) vs RegNetX (silu)", ["ReLU in RegNetX (relu)", "Swish (SiLU) in RegNetX (silu)"]
+    )
     relu, silu = (json.loads(s.frame["spec"].iloc[0]) for s in sweeps[:2])
     assert relu["widths"] == silu["widths"] and (relu["activation"], silu["activation"]) == ("relu", "silu")
 
@@ -90,8 +91,10 @@ def test_confounders_of_a_pair_are_named(tmp_path):
     labels = [c.label for c in result.comparisons]
     assert "RegNetX vs MobileNet" in labels
     pair = result.comparisons[labels.index("RegNetX vs MobileNet")]
-    assert [g.label for g in pair.groups] == ["X block (b >= 1, g > 1) in RegNetX",
-                                              "mostly inverted + depthwise in MobileNet"]
+    assert [g.label for g in pair.groups] == [
+        "X block (b >= 1, g > 1) in RegNetX",
+        "mostly inverted + depthwise in MobileNet",
+    ]
     caveat = pair.caveat
     assert caveat.startswith("these sweeps also differ in ")
     assert "activation (relu vs silu)" in caveat and "head_width (0 vs 1280)" in caveat
@@ -102,30 +105,50 @@ def test_confounders_of_a_pair_are_named(tmp_path):
 
 def with_definition(directory, n, recipe, space="regnetx", seed=0, context=None, flops=(20e6, 40e6)):
     """The sweep at directory, with the sweep.json of a designspace sweep of n models of space."""
-    (directory / "sweep.json").write_text(json.dumps(
-        {"n": n, "models": "x", "dataset": {"name": "fashion-mnist"}, "recipe": recipe,
-         "source": {"space": space, "seed": seed, "flops": list(flops), "params": None, "acts": None,
-                    "context": context or {}}}))
+    (directory / "sweep.json").write_text(
+        json.dumps(
+            {
+                "n": n,
+                "models": "x",
+                "dataset": {"name": "fashion-mnist"},
+                "recipe": recipe,
+                "source": {
+                    "space": space,
+                    "seed": seed,
+                    "flops": list(flops),
+                    "params": None,
+                    "acts": None,
+                    "context": context or {},
+                },
+            }
+        )
+    )
     return load(directory)
 
 
 def test_suggested_sweeps_keep_the_base_sweeps_network_overrides(tmp_path):
-    sweep = with_definition(write_sweep(tmp_path / "t", space="resnet", n=12), 12, {"epochs": 4}, "resnet",
-                            context={"stem_width": 16})
+    sweep = with_definition(
+        write_sweep(tmp_path / "t", space="resnet", n=12), 12, {"epochs": 4}, "resnet", context={"stem_width": 16}
+    )
     assert ablate([sweep], "tweak").commands == [
         f"designspace sweep --space resnet_tweaks --n 12 --dataset fashion-mnist --epochs 4 --flops 20M:40M "
-        f"--stem-width 16 -o {tmp_path / 'resnet_tweaks'}"]
+        f"--stem-width 16 -o {tmp_path / 'resnet_tweaks'}"
+    ]
 
 
 def test_what_to_run_when_no_sweep_answers(tmp_path):
     sweep = with_definition(write_sweep(tmp_path / "rx", n=12), 12, {"epochs": 4})
     se = ablate([sweep], "se")
     assert se.comparisons == [] and se.missing == "no sweep with SE to compare with; run regnety next to regnetx"
-    assert se.commands == [f"designspace sweep --space regnety --n 12 --dataset fashion-mnist --epochs 4 "
-                           f"--flops 20M:40M -o {tmp_path / 'regnety'}"]
+    assert se.commands == [
+        f"designspace sweep --space regnety --n 12 --dataset fashion-mnist --epochs 4 "
+        f"--flops 20M:40M -o {tmp_path / 'regnety'}"
+    ]
     act = ablate([sweep], "activation")
-    assert act.commands == [f"designspace sweep --space regnetx --n 12 --dataset fashion-mnist --epochs 4 "
-                            f"--flops 20M:40M --activation silu -o {tmp_path / 'regnetx_silu'}"]
+    assert act.commands == [
+        f"designspace sweep --space regnetx --n 12 --dataset fashion-mnist --epochs 4 "
+        f"--flops 20M:40M --activation silu -o {tmp_path / 'regnetx_silu'}"
+    ]
     b = ablate([sweep], "bottleneck")
     assert b.missing.startswith("no sweep varies the bottleneck ratio b") and "--space anynetx_e" in b.commands[0]
 
@@ -138,8 +161,10 @@ def test_groups_too_small_for_a_test_get_one_line_not_one_per_pair(tmp_path):
     # a numeric factor of 6 models is not split at all; its good range is still drawn
     depth = ablate([load(write_sweep(tmp_path / "rx", n=6))], "depth")
     assert depth.comparisons == [] and len(depth.scatter) == 1 and not depth.commands and not depth.missing
-    assert depth.skipped == ["rx: depth varies over 6 models, too few to split: a KS test needs at least 5 models per "
-                             "group, so 4 more models would allow halves and 9 more thirds"]
+    assert depth.skipped == [
+        "rx: depth varies over 6 models, too few to split: a KS test needs at least 5 models per "
+        "group, so 4 more models would allow halves and 9 more thirds"
+    ]
 
 
 def split(values, key="bottleneck"):
@@ -152,10 +177,16 @@ def split(values, key="bottleneck"):
 def test_numeric_factors_split_into_groups_large_enough_for_a_test():
     # few values, each with enough models: one group per value
     assert [(g.label, len(g.errors)) for g in split([1] * 20 + [2] * 20 + [4] * 20)] == [
-        ("b = 1", 20), ("b = 2", 20), ("b = 4", 20)]
+        ("b = 1", 20),
+        ("b = 2", 20),
+        ("b = 4", 20),
+    ]
     # few values, some rare: thirds with equal values kept together, never a group of 3
     assert [(g.label, len(g.errors)) for g in split([1] * 12 + [2] * 3 + [3] * 3 + [4] * 12)] == [
-        ("b = 1", 12), ("b 2 to 3", 6), ("b = 4", 12)]
+        ("b = 1", 12),
+        ("b 2 to 3", 6),
+        ("b = 4", 12),
+    ]
     # too few for thirds: halves; too few for halves, or one value holding nearly all: no split
     values = np.arange(12.0)
     halves = split(values, "depth")
@@ -185,8 +216,10 @@ def test_suggested_sweeps_for_an_imported_population_use_a_shipped_space(tmp_pat
     path.parent.mkdir()
     path.write_text(json.dumps([pycls_job("regnet", [30.0 - i, 20.0 + i, 25.0], 3, i) for i in range(6)]))
     result = ablate([load(path)], "activation")
-    assert result.commands == [f"designspace sweep --space regnetx --n 6 --dataset cifar10 --epochs 3 "
-                               f"--activation silu -o {path.parent / 'regnetx_silu'}"]
+    assert result.commands == [
+        f"designspace sweep --space regnetx --n 6 --dataset cifar10 --epochs 3 "
+        f"--activation silu -o {path.parent / 'regnetx_silu'}"
+    ]
 
 
 def test_numeric_factors_compare_sweeps_only_when_their_ranges_do_not_overlap():
@@ -248,8 +281,10 @@ def test_a_tweak_pair_differs_in_its_own_keys_only_and_other_new_keys_are_named(
     (confounded,) = ablate([b, d_pre], "tweak").comparisons
     assert "preactivation (false vs true)" in confounded.caveat
     (pre,) = ablate([d, d_pre], "preactivation").comparisons
-    assert pre.caveat == "" and [g.label for g in pre.groups] == ["post-activation in ResNet (d)",
-                                                                  "pre-activation in ResNet (d_pre)"]
+    assert pre.caveat == "" and [g.label for g in pre.groups] == [
+        "post-activation in ResNet (d)",
+        "pre-activation in ResNet (d_pre)",
+    ]
     (stem,) = ablate([b, d_pre], "preactivation").comparisons
     assert "deep_stem (false vs true)" in stem.caveat and "shortcut (conv vs avgpool_conv)" in stem.caveat
 
@@ -261,8 +296,9 @@ def test_stochastic_depth_compares_two_sweeps_of_the_same_models(tmp_path):
     base, dp, dp_lr = load_all([tmp_path / "base", tmp_path / "dp", tmp_path / "dp_lr"])
     result = ablate([base, dp, dp_lr], "stochastic_depth")
     # base vs dp_lr and dp vs dp_lr also differ in the learning rate; the matched pair does not
-    assert_one_clean_pair(result, "RegNetX (base) vs RegNetX (dp)",
-                          ["drop path = 0 in RegNetX (base)", "drop path = 0.1 in RegNetX (dp)"])
+    assert_one_clean_pair(
+        result, "RegNetX (base) vs RegNetX (dp)", ["drop path = 0 in RegNetX (base)", "drop path = 0.1 in RegNetX (dp)"]
+    )
     (confounded,) = ablate([base, dp_lr], "stochastic_depth").comparisons
     assert confounded.caveat == "these sweeps also differ in recipe.lr (0.1 vs 0.05)"
     # for any other factor the drop-path rate is a confounder
@@ -286,30 +322,39 @@ def test_what_to_run_for_the_seed_architecture_factors(tmp_path):
     sweep = with_definition(write_sweep(tmp_path / "rx", n=12), 12, {"epochs": 4})
     head = "designspace sweep --space {} --n 12 --dataset fashion-mnist --epochs 4 {}--flops 20M:40M"
     resnet = with_definition(write_sweep(tmp_path / "r", space="resnet", n=12), 12, {"epochs": 4}, "resnet")
-    for key, space in {"tweak": "resnet_tweaks", "preactivation": "resnet_preact", "se": "resnext_se",
-                       "cardinality": "resnext"}.items():
+    for key, space in {
+        "tweak": "resnet_tweaks",
+        "preactivation": "resnet_preact",
+        "se": "resnext_se",
+        "cardinality": "resnext",
+    }.items():
         assert ablate([resnet], key).commands == [f"{head.format(space, '')} -o {tmp_path / space}"]
     on = ablate([sweep], "stochastic_depth")
     assert on.missing == "no pair of sweeps with and without stochastic depth; run regnetx with --drop-path 0.1"
     assert on.commands == [f"{head.format('regnetx', '--drop-path 0.1 ')} -o {tmp_path / 'regnetx_drop_path'}"]
     # a sweep trained with drop path: its rate is carried over, and the suggestion switches it off
-    dp = with_definition(write_sweep(tmp_path / "dp", n=12, recipe={"drop_path": 0.2}), 12,
-                         {"epochs": 4, "drop_path": 0.2})
+    dp = with_definition(
+        write_sweep(tmp_path / "dp", n=12, recipe={"drop_path": 0.2}), 12, {"epochs": 4, "drop_path": 0.2}
+    )
     off = ablate([dp], "stochastic_depth").commands
     assert off == [f"{head.format('regnetx', '')} -o {tmp_path / 'regnetx_no_drop_path'}"]
     assert ablate([dp], "activation").commands == [
-        f"{head.format('regnetx', '--drop-path 0.2 ')} --activation silu -o {tmp_path / 'regnetx_silu'}"]
+        f"{head.format('regnetx', '--drop-path 0.2 ')} --activation silu -o {tmp_path / 'regnetx_silu'}"
+    ]
     # a network without residual blocks has no branch to drop: regnetx without and with it
     plain = with_definition(write_sweep(tmp_path / "v", space="nds_vanilla", n=12), 12, {"epochs": 4}, "nds_vanilla")
     result = ablate([plain], "stochastic_depth")
     assert "v has no residual blocks to drop" in result.missing
-    assert result.commands == [f"{head.format('regnetx', '')} -o {tmp_path / 'regnetx'}",
-                               f"{head.format('regnetx', '--drop-path 0.1 ')} -o {tmp_path / 'regnetx_drop_path'}"]
+    assert result.commands == [
+        f"{head.format('regnetx', '')} -o {tmp_path / 'regnetx'}",
+        f"{head.format('regnetx', '--drop-path 0.1 ')} -o {tmp_path / 'regnetx_drop_path'}",
+    ]
     # the base sweep's seed, so that the suggested sweep trains the same models
     seeded = with_definition(write_sweep(tmp_path / "s3", n=12, seed=3), 12, {"epochs": 4}, seed=3)
     assert ablate([seeded], "stochastic_depth").commands == [
         f"designspace sweep --space regnetx --n 12 --dataset fashion-mnist --seed 3 --epochs 4 --drop-path 0.1 "
-        f"--flops 20M:40M -o {tmp_path / 'regnetx_drop_path'}"]
+        f"--flops 20M:40M -o {tmp_path / 'regnetx_drop_path'}"
+    ]
 
 
 def test_suggested_sweeps_carry_the_base_sweeps_non_default_recipe(tmp_path):
@@ -317,18 +362,19 @@ def test_suggested_sweeps_carry_the_base_sweeps_non_default_recipe(tmp_path):
     sweep = with_definition(write_sweep(tmp_path / "rx", n=12), 12, recipe)
     assert ablate([sweep], "se").commands == [
         f"designspace sweep --space regnety --n 12 --dataset fashion-mnist --epochs 4 --lr 0.05 --no-nesterov "
-        f"--no-augment --no-zero-init --flops 20M:40M -o {tmp_path / 'regnety'}"]
+        f"--no-augment --no-zero-init --flops 20M:40M -o {tmp_path / 'regnety'}"
+    ]
 
 
 def test_a_suggested_sweep_its_space_cannot_fill_says_so(tmp_path):
     # at 28 px with a CIFAR stem, resnet_tweaks' smallest networks cost more than 6 MF
-    small = with_definition(write_sweep(tmp_path / "rx", n=12, flops=(2e6, 6e6)), 12, {"epochs": 4},
-                            flops=(2e6, 6e6))
+    small = with_definition(write_sweep(tmp_path / "rx", n=12, flops=(2e6, 6e6)), 12, {"epochs": 4}, flops=(2e6, 6e6))
     (command,) = ablate([small], "tweak").commands
     assert command.startswith("designspace sweep --space resnet_tweaks ") and " --flops 2M:6M " in command
     comment = command.split("  # ", 1)[1]
-    assert comment.startswith("resnet_tweaks: no model in this window at 28 px in 100,000 draws (the closest found: "
-                              "flops ") and comment.endswith("M); widen the window")
+    assert comment.startswith(
+        "resnet_tweaks: no model in this window at 28 px in 100,000 draws (the closest found: flops "
+    ) and comment.endswith("M); widen the window")
     closest = float(comment.split("flops ")[1].split("M)")[0])
     assert 6 < closest < 12
     # the same window suits a space with smaller networks: no comment
@@ -346,8 +392,10 @@ def test_every_suggested_space_is_shipped():
 # ------------------------------------------------------------------------------ verdicts
 def by_bottleneck(step):
     """Error rising (step > 0) or falling (step < 0) by `step` points per doubling of b, plus noise."""
+
     def error(model, rng):
         return round(12.0 + step * np.log2(max(model["spec"]["bottleneck_ratios"])) + rng.uniform(0, 1), 3)
+
     return error
 
 
@@ -357,16 +405,24 @@ def test_the_verdict_on_b_follows_the_data(tmp_path):
     assert agree.verdict.outcome == "agrees"
     assert agree.verdict.numbers.startswith("e: b = 1 median 12.") and " vs b = 2 + b = 4 " in agree.verdict.numbers
     assert ", KS D = " in agree.verdict.numbers and agree.verdict.text.startswith("agrees: e: b = 1 median")
-    disagree = ablate([load(write_sweep(tmp_path / "r", space="anynetx_e", n=60, error=by_bottleneck(-2.0)))],
-                      "bottleneck")
+    disagree = ablate(
+        [load(write_sweep(tmp_path / "r", space="anynetx_e", n=60, error=by_bottleneck(-2.0)))], "bottleneck"
+    )
     assert disagree.verdict.outcome == "disagrees"
 
 
 def test_a_verdict_on_six_models_a_group_is_inconclusive_and_says_what_was_detectable(tmp_path):
     from designspace.analysis.edf import ks_detectable
 
-    sweep = load(write_sweep(tmp_path / "se", space="resnext", n=12, options=lambda i: {"se_ratio": 0.25 * (i % 2)},
-                             error=lambda model, rng: round(rng.uniform(10, 12), 3)))
+    sweep = load(
+        write_sweep(
+            tmp_path / "se",
+            space="resnext",
+            n=12,
+            options=lambda i: {"se_ratio": 0.25 * (i % 2)},
+            error=lambda model, rng: round(rng.uniform(10, 12), 3),
+        )
+    )
     result = ablate([sweep], "se")
     assert result.verdict.outcome == "inconclusive at this n"
     assert ks_detectable(6, 6) == pytest.approx(1.358 * np.sqrt(12 / 36), abs=1e-3)
@@ -394,18 +450,27 @@ def test_verdicts_combine_comparisons_and_list_every_factor(tmp_path):
     from designspace.analysis.ablation import Ablation, Comparison, Group, _verdict, factor, verdicts
 
     def comparison(label, se, no_se):
-        return Comparison(label, [Group("SE", np.array(se, float), np.array(["SE"] * len(se))),
-                                  Group("no SE", np.array(no_se, float), np.array(["no SE"] * len(no_se)))])
+        return Comparison(
+            label,
+            [
+                Group("SE", np.array(se, float), np.array(["SE"] * len(se))),
+                Group("no SE", np.array(no_se, float), np.array(["no SE"] * len(no_se))),
+            ],
+        )
 
     good, bad = comparison("x", range(10), range(20, 30)), comparison("y", range(20, 30), range(10))
     noise = comparison("z", [1, 3, 5, 7, 9], [2, 4, 6, 8, 10])
-    outcome = {key: _verdict(Ablation(factor("se"), comparisons=c)).outcome
-               for key, c in {"agree": [good, noise], "disagree": [bad, noise], "both": [good, bad]}.items()}
+    outcome = {
+        key: _verdict(Ablation(factor("se"), comparisons=c)).outcome
+        for key, c in {"agree": [good, noise], "disagree": [bad, noise], "both": [good, bad]}.items()
+    }
     assert outcome == {"agree": "agrees", "disagree": "disagrees", "both": "inconclusive at this n"}
     assert _verdict(Ablation(factor("se"), comparisons=[good, bad])).numbers.startswith(
-        "the comparisons contradict each other: x: SE median 4.50% (n = 10) vs no SE 24.50% (n = 10)")
-    table = verdicts([load(write_sweep(tmp_path / "e", space="anynetx_e", n=60, error=by_bottleneck(2.0)))],
-                     ["bottleneck", "se"])
+        "the comparisons contradict each other: x: SE median 4.50% (n = 10) vs no SE 24.50% (n = 10)"
+    )
+    table = verdicts(
+        [load(write_sweep(tmp_path / "e", space="anynetx_e", n=60, error=by_bottleneck(2.0)))], ["bottleneck", "se"]
+    )
     assert table.columns.tolist() == ["factor", "claim", "verdict", "numbers"]
     assert table["verdict"].tolist() == ["agrees", "not tested"]
     assert table["numbers"].iloc[1].startswith("no sweep or pair of sweeps with and without SE")

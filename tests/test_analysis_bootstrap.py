@@ -17,8 +17,13 @@ def exact_probabilities():
     and the first drawn of a tied group is uniform over it."""
     n, m = 6, 3
     beyond = lambda k: ((n - k) / n) ** m  # noqa: E731  P(no draw among the k best)
-    by_error = {1.0: (beyond(0) - beyond(2)) / 2, 2.0: beyond(2) - beyond(3), 3.0: beyond(3) - beyond(4),
-                4.0: beyond(4) - beyond(5), 5.0: beyond(5)}
+    by_error = {
+        1.0: (beyond(0) - beyond(2)) / 2,
+        2.0: beyond(2) - beyond(3),
+        3.0: beyond(3) - beyond(4),
+        4.0: beyond(4) - beyond(5),
+        5.0: beyond(5),
+    }
     return np.array([by_error[e] for e in ERRORS])
 
 
@@ -62,18 +67,28 @@ def test_models_without_a_value_are_left_out():
 
 
 def test_good_ranges_table():
-    frame = pd.DataFrame({"best_error": np.arange(40.0), "a": np.r_[np.ones(20), np.zeros(20)],
-                          "b": np.r_[np.full(20, 3.0), np.zeros(20)]})
+    frame = pd.DataFrame(
+        {
+            "best_error": np.arange(40.0),
+            "a": np.r_[np.ones(20), np.zeros(20)],
+            "b": np.r_[np.full(20, 3.0), np.zeros(20)],
+        }
+    )
     table = good_ranges(frame, ["a", "b"])
-    assert table.to_dict("list") == {"column": ["a", "b"], "low": [1.0, 3.0], "best": [1.0, 3.0], "high": [1.0, 3.0],
-                                     "informative": [True, True]}
+    assert table.to_dict("list") == {
+        "column": ["a", "b"],
+        "low": [1.0, 3.0],
+        "best": [1.0, 3.0],
+        "high": [1.0, 3.0],
+        "informative": [True, True],
+    }
 
 
 def test_a_good_range_is_uninformative_when_it_spans_the_sample_or_the_sample_is_small():
     values = np.arange(40.0)
     assert informative(values, (3.0, 5.0, 20.0))
     assert not informative(values, (0.0, 5.0, 39.0))  # the whole sampled range
-    assert not informative(values[:SMALL_POPULATION - 1], (3.0, 5.0, 20.0))  # narrow, but on too few models
+    assert not informative(values[: SMALL_POPULATION - 1], (3.0, 5.0, 20.0))  # narrow, but on too few models
     assert not informative(np.r_[values[:20], np.full(20, np.nan)], (3.0, 5.0, 10.0))  # NaN: not sampled
     # 6 models: each resample of 25% is one model drawn at random, so the range is the whole sample
     frame = pd.DataFrame({"best_error": np.arange(6.0), "depth": [4.0, 9.0, 6.0, 12.0, 5.0, 7.0]})
@@ -81,12 +96,15 @@ def test_a_good_range_is_uninformative_when_it_spans_the_sample_or_the_sample_is
     assert (row["low"], row["high"], row["informative"]) == (4.0, 12.0, False)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"errors": []}, "non-empty"),
-    ({"errors": [1.0, np.nan]}, "1 errors are NaN"),
-    ({"errors": [1.0], "fraction": 0}, "fraction must be in"),
-    ({"errors": [1.0], "resamples": 0}, "resamples must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"errors": []}, "non-empty"),
+        ({"errors": [1.0, np.nan]}, "1 errors are NaN"),
+        ({"errors": [1.0], "fraction": 0}, "fraction must be in"),
+        ({"errors": [1.0], "resamples": 0}, "resamples must be a positive integer"),
+    ],
+)
 def test_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         best_of_resamples(**kwargs)

@@ -21,13 +21,16 @@ def test_edf_leaves_out_nan_errors_and_their_weights():
     assert x.tolist() == [1.0, 2.0] and y.tolist() == [0.75, 1.0]
 
 
-@pytest.mark.parametrize("errors, weights, message", [
-    ([[1.0, 2.0]], None, "expected a 1-D list"),
-    ([1.0, 2.0], [1.0], "one weight per error"),
-    ([1.0, 2.0], [1.0, -1.0], "finite and non-negative"),
-    ([1.0, 2.0], [0.0, 0.0], "no model with a finite error and a positive weight"),
-    ([np.nan], None, "no model with a finite error"),
-])
+@pytest.mark.parametrize(
+    "errors, weights, message",
+    [
+        ([[1.0, 2.0]], None, "expected a 1-D list"),
+        ([1.0, 2.0], [1.0], "one weight per error"),
+        ([1.0, 2.0], [1.0, -1.0], "finite and non-negative"),
+        ([1.0, 2.0], [0.0, 0.0], "no model with a finite error and a positive weight"),
+        ([np.nan], None, "no model with a finite error"),
+    ],
+)
 def test_edf_bad_input(errors, weights, message):
     with pytest.raises(ValueError, match=message):
         edf(errors, weights)
@@ -54,8 +57,11 @@ def test_complexity_weights_match_the_histogram_recipe():
 
 
 def test_an_empty_bin_is_an_error_naming_it():
-    with pytest.raises(ValueError, match=r"bin 2 of 3 \(1 to 2\) holds no model \(1 empty bin\); use fewer bins "
-                                         r"or a narrower range"):
+    with pytest.raises(
+        ValueError,
+        match=r"bin 2 of 3 \(1 to 2\) holds no model \(1 empty bin\); use fewer bins "
+        r"or a narrower range",
+    ):
         complexity_weights([0.5, 2.5], 3, 0.0, 3.0)
     with pytest.raises(ValueError, match="bins must be a positive integer"):
         complexity_weights([0.5], 0, 0.0, 1.0)

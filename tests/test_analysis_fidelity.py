@@ -10,8 +10,15 @@ from scipy import stats
 from test_analysis_load import write_sweep
 
 from designspace.analysis import build_report, load, load_all, plot
-from designspace.analysis.fidelity import MAX_KENDALL_MODELS, Budget, budget, budget_pairs, per_epoch_correlations, \
-    proxy_fidelity, rank_correlations
+from designspace.analysis.fidelity import (
+    MAX_KENDALL_MODELS,
+    Budget,
+    budget,
+    budget_pairs,
+    per_epoch_correlations,
+    proxy_fidelity,
+    rank_correlations,
+)
 from designspace.analysis.report import Page, _fidelity
 from designspace.cli import main
 
@@ -181,7 +188,8 @@ def test_fidelity_command_prints_tables_and_draws_the_figure(budgets, tmp_path, 
         "1,000 resamples of the models)",
         "# rank correlation of the same models' final_error at two budgets (95% bootstrap intervals, "
         "1,000 resamples of the models)",
-        "# two spaces at the same two budgets: median error difference (a - b) and KS test"]
+        "# two spaces at the same two budgets: median error difference (a - b) and KS test",
+    ]
     assert "-1.000 [-1.000, -1.000]" in blocks[1] and "flipped: regnetx better short, anynetx_e long" in blocks[2]
     assert len(blocks[0].splitlines()) == 2 + 12  # heading, column names, the epochs before the last of each sweep
     assert err == f"wrote {tmp_path / 'f.png'}\n"
@@ -199,10 +207,14 @@ def test_fidelity_command_errors_are_one_line(tmp_path, capsys):
     assert main(["fidelity", str(one)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.splitlines()) == 1
-    assert err.startswith(f"designspace: error: {name}: the within-sweep check needs per-epoch errors of at least 2 "
-                          f"epochs ({name} has 1); no two sweeps share at least 5 models at different budgets")
-    assert f"designspace sweep --samples {one / 'samples.jsonl'} --dataset fashion-mnist --epochs 2 " \
-           f"-o {tmp_path / 'one_2ep'}" in err
+    assert err.startswith(
+        f"designspace: error: {name}: the within-sweep check needs per-epoch errors of at least 2 "
+        f"epochs ({name} has 1); no two sweeps share at least 5 models at different budgets"
+    )
+    assert (
+        f"designspace sweep --samples {one / 'samples.jsonl'} --dataset fashion-mnist --epochs 2 "
+        f"-o {tmp_path / 'one_2ep'}" in err
+    )
     assert main(["fidelity", str(one), "-o", str(tmp_path / "f.pdf")]) == 2
     assert "use .png or .svg" in capsys.readouterr().err
     assert not (tmp_path / "f.pdf").exists()
@@ -211,8 +223,8 @@ def test_fidelity_command_errors_are_one_line(tmp_path, capsys):
 # --------------------------------------------------------------------------------- report
 def test_the_report_shows_fidelity_when_the_sweeps_allow_it(budgets, tmp_path):
     page = build_report(named(budgets, "rx_2ep", "rx_6ep"), ablations=(), top=3, fit_sample=3)
-    section = page[page.index('<section id="fidelity">'):]
-    section = section[:section.index("</section>")]
+    section = page[page.index('<section id="fidelity">') :]
+    section = section[: section.index("</section>")]
     assert "The same models at two budgets" in section and "<td>rx_2ep</td><td>rx_6ep</td>" in section
     assert "-1.000 [-1.000, -1.000]" in section and 'src="data:image/png;base64,' in section
     assert "Two spaces at the same two budgets" not in section  # one space only

@@ -12,22 +12,38 @@ REGNET_200MF = dict(depth=13, w0=24, wa=36.44, wm=2.49, group_width=8)  # widths
 
 
 def model(spec, name, sample=None):
-    return {"id": name, "space": "test", "sample": sample or {}, "spec": spec.to_dict(),
-            "complexity": ds.complexity(spec)}
+    return {
+        "id": name,
+        "space": "test",
+        "sample": sample or {},
+        "spec": spec.to_dict(),
+        "complexity": ds.complexity(spec),
+    }
 
 
 def write_table(directory, models_and_errors, statuses=None):
-    rows = [results_row(m, e, index=i, status=(statuses or {}).get(i, "ok")) for i, (m, e) in
-            enumerate(models_and_errors)]
+    rows = [
+        results_row(m, e, index=i, status=(statuses or {}).get(i, "ok")) for i, (m, e) in enumerate(models_and_errors)
+    ]
     directory.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_parquet(directory / "results.parquet", index=False)
     return directory
 
 
 def anynet(widths, depths, name):
-    spec = ds.ModelSpec(stem_type="res_stem_cifar", stem_width=16, block_type="res_bottleneck_block", depths=depths,
-                        widths=widths, strides=[1, 2, 2, 2], bottleneck_ratios=[1.0] * 4, group_widths=[8] * 4,
-                        num_classes=10, in_channels=1, resolution=28)
+    spec = ds.ModelSpec(
+        stem_type="res_stem_cifar",
+        stem_width=16,
+        block_type="res_bottleneck_block",
+        depths=depths,
+        widths=widths,
+        strides=[1, 2, 2, 2],
+        bottleneck_ratios=[1.0] * 4,
+        group_widths=[8] * 4,
+        num_classes=10,
+        in_channels=1,
+        resolution=28,
+    )
     return model(spec, name, {"depth": depths, "width": widths})
 
 
@@ -60,15 +76,21 @@ def test_fits_are_sorted_by_error_and_the_population_sample_is_seeded(tmp_path):
 
 
 def test_fit_report_text(tmp_path):
-    regnet = ds.regnet.make_spec(**REGNET_200MF, stem_type="res_stem_cifar", num_classes=10, in_channels=1,
-                                 resolution=28)
-    models = [(model(regnet, "exact"), 8.0), (anynet([16, 32, 64, 128], [1, 2, 3, 4], "stairs"), 9.0),
-              (anynet([128, 64, 32, 16], [2, 2, 2, 2], "falling"), 12.5), (anynet([16] * 4, [1] * 4, "gone"), 7.0)]
+    regnet = ds.regnet.make_spec(
+        **REGNET_200MF, stem_type="res_stem_cifar", num_classes=10, in_channels=1, resolution=28
+    )
+    models = [
+        (model(regnet, "exact"), 8.0),
+        (anynet([16, 32, 64, 128], [1, 2, 3, 4], "stairs"), 9.0),
+        (anynet([128, 64, 32, 16], [2, 2, 2, 2], "falling"), 12.5),
+        (anynet([16] * 4, [1] * 4, "gone"), 7.0),
+    ]
     directory = write_table(tmp_path / "mixed", models, statuses={3: "failed"})
     text = fit_report(directory, top=2)
     lines = text.splitlines()
-    assert lines[0] == ("mixed: quantized-linear fits of the 2 best of 3 models by best_error "
-                        "(1 failed model excluded)")
+    assert lines[0] == (
+        "mixed: quantized-linear fits of the 2 best of 3 models by best_error (1 failed model excluded)"
+    )
     assert lines[2].split()[:4] == ["1", "exact", "8.00", "13"] and lines[2].split()[-5:-4] == ["0.0000"]
     assert lines[2].endswith("24x1 56x1 152x4 368x7")
     assert lines[3].split()[:4] == ["2", "stairs", "9.00", "10"] and lines[3].endswith("16x1 32x2 64x3 128x4")
@@ -78,8 +100,10 @@ def test_fit_report_text(tmp_path):
 def test_fit_report_bad_input(tmp_path):
     with pytest.raises(ValueError, match="no such file or directory"):
         fit_report(tmp_path / "missing")
-    diverged = write_table(tmp_path / "diverged", [(anynet([16] * 4, [1] * 4, "a"), 7.0),
-                                                   (anynet([32] * 4, [1] * 4, "b"), 8.0)],
-                           statuses={0: "diverged", 1: "diverged"})
+    diverged = write_table(
+        tmp_path / "diverged",
+        [(anynet([16] * 4, [1] * 4, "a"), 7.0), (anynet([32] * 4, [1] * 4, "b"), 8.0)],
+        statuses={0: "diverged", 1: "diverged"},
+    )
     with pytest.raises(ValueError, match=r"^diverged: no model to fit \(2 diverged models excluded\)$"):
         fit_report(diverged)

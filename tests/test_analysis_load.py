@@ -20,8 +20,9 @@ from designspace.analysis.spec_columns import block_widths, spec_value
 FASHION = {"resolution": 28, "in_channels": 1, "num_classes": 10, "stem_type": "res_stem_cifar"}
 
 
-def results_row(model: dict, best: float, *, status="ok", epochs=4, dataset="fashion-mnist", index=0,
-                recipe=None) -> dict:
+def results_row(
+    model: dict, best: float, *, status="ok", epochs=4, dataset="fashion-mnist", index=0, recipe=None
+) -> dict:
     """A results-table row for a samples record, with a test-error curve ending at `best`; `recipe`
     adds keys to the recorded recipe."""
     curve = [round(best + 8.0 / (e + 1) - 8.0 / epochs, 4) for e in range(epochs)]
@@ -29,21 +30,52 @@ def results_row(model: dict, best: float, *, status="ok", epochs=4, dataset="fas
     row = {"id": model["id"], "space": model["space"], "seed": model.get("seed", 0), "index": index}
     row.update({f"sample.{k}": json.dumps(v) if isinstance(v, list) else v for k, v in model["sample"].items()})
     row.update(model["complexity"])
-    row.update(spec=json.dumps(model["spec"], sort_keys=True), status=status, reason=None, best_error=min(curve),
-               final_error=curve[-1], train_loss=[2.0 / (e + 1) for e in range(epochs)], test_error=curve,
-               epochs=epochs, wall_time=1.0, images_per_second=100.0, device="cpu", threads=1, dataset=dataset,
-               recipe=json.dumps({"epochs": epochs, "lr": 0.1, **(recipe or {})}))
+    row.update(
+        spec=json.dumps(model["spec"], sort_keys=True),
+        status=status,
+        reason=None,
+        best_error=min(curve),
+        final_error=curve[-1],
+        train_loss=[2.0 / (e + 1) for e in range(epochs)],
+        test_error=curve,
+        epochs=epochs,
+        wall_time=1.0,
+        images_per_second=100.0,
+        device="cpu",
+        threads=1,
+        dataset=dataset,
+        recipe=json.dumps({"epochs": epochs, "lr": 0.1, **(recipe or {})}),
+    )
     if status == "diverged":  # as the training code records it: the best error before divergence is kept
-        row.update(reason="non-finite training loss in epoch 2", final_error=math.nan, test_error=curve[:1] + [None],
-                   epochs=2)
+        row.update(
+            reason="non-finite training loss in epoch 2", final_error=math.nan, test_error=curve[:1] + [None], epochs=2
+        )
     elif status == "failed":
-        row.update(reason="RuntimeError: out of memory", best_error=math.nan, final_error=math.nan, test_error=None,
-                   train_loss=None, epochs=0)
+        row.update(
+            reason="RuntimeError: out of memory",
+            best_error=math.nan,
+            final_error=math.nan,
+            test_error=None,
+            train_loss=None,
+            epochs=0,
+        )
     return row
 
 
-def write_sweep(directory, space="regnetx", n=60, seed=0, activation=None, diverged=0, failed=0, error=None,
-                flops=(20e6, 40e6), epochs=4, options=None, recipe=None):
+def write_sweep(
+    directory,
+    space="regnetx",
+    n=60,
+    seed=0,
+    activation=None,
+    diverged=0,
+    failed=0,
+    error=None,
+    flops=(20e6, 40e6),
+    epochs=4,
+    options=None,
+    recipe=None,
+):
     """A sweep directory of n real models of `space` (Fashion-MNIST context) with errors from
     error(record, rng) (default: lowest near 20 blocks and 30 MF, plus seeded noise).
 
@@ -61,14 +93,24 @@ def write_sweep(directory, space="regnetx", n=60, seed=0, activation=None, diver
 
     def default_error(model, rng):
         depth = sum(model["spec"]["depths"])
-        return round(8.0 + 0.1 * abs(depth - 20) + 3 * abs(math.log(model["complexity"]["flops"] / 30e6))
-                     + rng.gamma(2.0, 0.5), 2)
+        return round(
+            8.0 + 0.1 * abs(depth - 20) + 3 * abs(math.log(model["complexity"]["flops"] / 30e6)) + rng.gamma(2.0, 0.5),
+            2,
+        )
 
-    rows = [results_row(m, (error or default_error)(m, rng), epochs=epochs, index=i, recipe=recipe)
-            for i, m in enumerate(models)]
+    rows = [
+        results_row(m, (error or default_error)(m, rng), epochs=epochs, index=i, recipe=recipe)
+        for i, m in enumerate(models)
+    ]
     for i in range(diverged + failed):
-        rows[i] = results_row(models[i], rows[i]["best_error"], status="diverged" if i < diverged else "failed",
-                              epochs=epochs, index=i, recipe=recipe)
+        rows[i] = results_row(
+            models[i],
+            rows[i]["best_error"],
+            status="diverged" if i < diverged else "failed",
+            epochs=epochs,
+            index=i,
+            recipe=recipe,
+        )
     directory.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_parquet(directory / "results.parquet", index=False)
     return directory
@@ -79,9 +121,13 @@ def with_options(model: dict, options: dict, sampled: set) -> dict:
     the `sampled` ones also recorded as sampled parameters."""
     spec = ds.ModelSpec.from_dict({**model["spec"], **options})
     d = spec.to_dict()
-    return {**model, "id": hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12],
-            "sample": {**model["sample"], **{k: options.get(k, spec_value(d, k)) for k in sampled}}, "spec": d,
-            "complexity": dict(ds.complexity(spec))}
+    return {
+        **model,
+        "id": hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12],
+        "sample": {**model["sample"], **{k: options.get(k, spec_value(d, k)) for k in sampled}},
+        "spec": d,
+        "complexity": dict(ds.complexity(spec)),
+    }
 
 
 def test_designspace_directory_counts_diverged_and_failed_models(tmp_path):
@@ -123,21 +169,36 @@ def test_silu_sweeps_and_block_families(tmp_path):
     frame = load(write_sweep(tmp_path / "m", space="mobilenet", n=10, activation="silu")).frame
     assert set(frame["activation"]) == {"Swish (SiLU)"}
     # b <= 1 in every stage (e = 1/b >= 1) and below 1 in some, g = 1 everywhere
-    expected = ["inverted + depthwise" if min(json.loads(s)["bottleneck_ratios"]) < 1 else "depthwise (g = 1)"
-                for s in frame["spec"]]
+    expected = [
+        "inverted + depthwise" if min(json.loads(s)["bottleneck_ratios"]) < 1 else "depthwise (g = 1)"
+        for s in frame["spec"]
+    ]
     assert frame["block"].tolist() == expected and "inverted + depthwise" in expected
 
 
-TWEAKS = [{}, {"stride_position": "1x1"}, {"deep_stem": True}, {"deep_stem": True, "shortcut": "avgpool_conv"},
-          {"stride_position": "1x1", "deep_stem": True}, {"preactivation": True}]
+TWEAKS = [
+    {},
+    {"stride_position": "1x1"},
+    {"deep_stem": True},
+    {"deep_stem": True, "shortcut": "avgpool_conv"},
+    {"stride_position": "1x1", "deep_stem": True},
+    {"preactivation": True},
+]
 
 
 def test_seed_architecture_columns_read_omitted_keys_at_their_defaults(tmp_path):
-    frame = load(write_sweep(tmp_path / "r", space="resnet", n=12, options=lambda i: TWEAKS[i % 6],
-                             recipe={"drop_path": 0.2})).frame
+    frame = load(
+        write_sweep(tmp_path / "r", space="resnet", n=12, options=lambda i: TWEAKS[i % 6], recipe={"drop_path": 0.2})
+    ).frame
     assert "stride_position" not in json.loads(frame["spec"].iloc[0])  # to_dict leaves defaults out
-    assert frame["tweak"].tolist()[:6] == ["ResNet-B", "ResNet-A", "ResNet-C", "ResNet-D",
-                                           "stride on 1x1, deep stem, 1x1 conv shortcut", "ResNet-B"]
+    assert frame["tweak"].tolist()[:6] == [
+        "ResNet-B",
+        "ResNet-A",
+        "ResNet-C",
+        "ResNet-D",
+        "stride on 1x1, deep stem, 1x1 conv shortcut",
+        "ResNet-B",
+    ]
     assert frame["preactivation"].tolist()[:6] == ["post-activation"] * 5 + ["pre-activation"]
     assert set(frame["cardinality"]) == {1.0}  # ResNet: one group in every stage
     assert set(frame["drop_path"]) == {0.2}
@@ -176,41 +237,76 @@ def test_sweeps_are_named_by_their_space_and_told_apart_by_their_folder(tmp_path
     named = load_all([tmp_path / "rx_relu", tmp_path / "rx_silu"], ["ReLU", None])
     assert [s.name for s in named] == ["ReLU", "RegNetX"]
     assert [s.name for s in load_all([tmp_path / "a", tmp_path / "rx_relu"], ["RegNetX", None])] == [
-        "RegNetX", "RegNetX (rx_relu)"]
+        "RegNetX",
+        "RegNetX (rx_relu)",
+    ]
 
 
 def test_the_definition_file_of_a_sweep_points_to_its_table(tmp_path):
     write_sweep(tmp_path / "rx", n=8)
-    (tmp_path / "rx" / "sweep.json").write_text(json.dumps(
-        {"n": 8, "models": "abc", "dataset": {"name": "fashion-mnist"}, "recipe": {"epochs": 4}, "source": {}}))
+    (tmp_path / "rx" / "sweep.json").write_text(
+        json.dumps(
+            {"n": 8, "models": "abc", "dataset": {"name": "fashion-mnist"}, "recipe": {"epochs": 4}, "source": {}}
+        )
+    )
     sweep = load(tmp_path / "rx" / "sweep.json")
     assert sweep.name == "rx" and len(sweep.frame) == 8 and sweep.definition["recipe"] == {"epochs": 4}
 
 
 # ----------------------------------------------------------------------------------- pycls
 def pycls_job(model_type: str, errors: list[float], max_epoch: int, job: int, ema=True) -> dict:
-    cfg = {"MODEL": {"TYPE": model_type, "NUM_CLASSES": 10}, "TRAIN": {"IM_SIZE": 32, "DATASET": "cifar10"},
-           "OPTIM": {"BASE_LR": 0.1 * (job + 1), "WEIGHT_DECAY": 5e-5, "MAX_EPOCH": max_epoch}, "RNG_SEED": job}
+    cfg = {
+        "MODEL": {"TYPE": model_type, "NUM_CLASSES": 10},
+        "TRAIN": {"IM_SIZE": 32, "DATASET": "cifar10"},
+        "OPTIM": {"BASE_LR": 0.1 * (job + 1), "WEIGHT_DECAY": 5e-5, "MAX_EPOCH": max_epoch},
+        "RNG_SEED": job,
+    }
     if model_type == "regnet":
-        cfg["REGNET"] = {"DEPTH": 13, "W0": 24, "WA": 36.44, "WM": 2.49, "GROUP_W": 8, "BOT_MUL": 1.0,
-                         "STEM_TYPE": "res_stem_cifar", "STEM_W": 16}
+        cfg["REGNET"] = {
+            "DEPTH": 13,
+            "W0": 24,
+            "WA": 36.44,
+            "WM": 2.49,
+            "GROUP_W": 8,
+            "BOT_MUL": 1.0,
+            "STEM_TYPE": "res_stem_cifar",
+            "STEM_W": 16,
+        }
     else:
-        cfg["ANYNET"] = {"DEPTHS": [1, 2], "WIDTHS": [16, 32], "STRIDES": [1, 2], "BOT_MULS": [1.0, 0.5],
-                         "GROUP_WS": [8, 8], "STEM_TYPE": "res_stem_cifar", "STEM_W": 16}
-    stats = {"epoch_ind": list(range(1, len(errors) + 1)), "epoch_max": [max_epoch] * len(errors),
-             "top1_err": errors, "min_top1_err": list(np.minimum.accumulate(errors))}
-    record = {"cfg": cfg, "complexity": {"flops": 1000 + job, "params": 100 + job, "acts": 10 + job},
-              "train_epoch": {"loss": [2.0 - 0.1 * i for i in range(len(errors))]},
-              "test_epoch": {k: (list(np.array(v) + 1.0) if k.endswith("err") else v) for k, v in stats.items()},
-              "log_file": f"/sweeps/cifar/logs/{job:06d}/stdout.log", "err": ""}
+        cfg["ANYNET"] = {
+            "DEPTHS": [1, 2],
+            "WIDTHS": [16, 32],
+            "STRIDES": [1, 2],
+            "BOT_MULS": [1.0, 0.5],
+            "GROUP_WS": [8, 8],
+            "STEM_TYPE": "res_stem_cifar",
+            "STEM_W": 16,
+        }
+    stats = {
+        "epoch_ind": list(range(1, len(errors) + 1)),
+        "epoch_max": [max_epoch] * len(errors),
+        "top1_err": errors,
+        "min_top1_err": list(np.minimum.accumulate(errors)),
+    }
+    record = {
+        "cfg": cfg,
+        "complexity": {"flops": 1000 + job, "params": 100 + job, "acts": 10 + job},
+        "train_epoch": {"loss": [2.0 - 0.1 * i for i in range(len(errors))]},
+        "test_epoch": {k: (list(np.array(v) + 1.0) if k.endswith("err") else v) for k, v in stats.items()},
+        "log_file": f"/sweeps/cifar/logs/{job:06d}/stdout.log",
+        "err": "",
+    }
     if ema:
         record["test_ema_epoch"] = stats
     return record
 
 
 def test_pycls_sweep_json(tmp_path):
-    jobs = [pycls_job("regnet", [30.0, 20.0, 25.0], 3, 0), pycls_job("anynet", [40.0, 35.0, 33.5], 3, 1, ema=False),
-            pycls_job("regnet", [50.0, 45.0], 3, 2)]
+    jobs = [
+        pycls_job("regnet", [30.0, 20.0, 25.0], 3, 0),
+        pycls_job("anynet", [40.0, 35.0, 33.5], 3, 1, ema=False),
+        pycls_job("regnet", [50.0, 45.0], 3, 2),
+    ]
     jobs[2]["err"] = "Traceback ...\nRuntimeError: CUDA out of memory"
     path = tmp_path / "cifar_regnet" / "sweep.json"
     path.parent.mkdir()
@@ -240,9 +336,17 @@ def nds_record(job, ds_, ws, block="res_bottleneck_block", bot_muls=None, num_gs
     net = {"block_type": block, "ds": ds_, "ws": ws, "ss": [1, 1, 2, 2]}
     if bot_muls is not None:
         net.update(bot_muls=bot_muls, num_gs=num_gs)
-    return {"job_id": job, "rng_seed": job, "net": net, "optim": {"base_lr": 0.1, "wd": 5e-4, "max_ep": 3},
-            "flops": 1e6 * (job + 1), "params": 1e5 * (job + 1), "min_test_top1": best,
-            "test_ep_top1": [best + 5, best + 1, best], "train_ep_loss": [1.0, 0.5, 0.3]}
+    return {
+        "job_id": job,
+        "rng_seed": job,
+        "net": net,
+        "optim": {"base_lr": 0.1, "wd": 5e-4, "max_ep": 3},
+        "flops": 1e6 * (job + 1),
+        "params": 1e5 * (job + 1),
+        "min_test_top1": best,
+        "test_ep_top1": [best + 5, best + 1, best],
+        "train_ep_loss": [1.0, 0.5, 0.3],
+    }
 
 
 def test_nds_data_json(tmp_path):
@@ -250,9 +354,16 @@ def test_nds_data_json(tmp_path):
         nds_record(0, [1, 2, 1, 4], [16, 64, 128, 256], bot_muls=[0.0, 0.25, 0.5, 1.0], num_gs=[1, 2, 4, 1], best=7.5),
         nds_record(1, [1, 3, 3, 3], [16, 16, 32, 64], block="res_basic_block", best=8.25),
         nds_record(2, [1, 1, 1, 1], [16, 16, 32, 64], block="double_plain_block", best=float("nan")),
-        {"job_id": 3, "net": {"genotype": {"normal": [["sep_conv_3x3", 0]]}, "depth": 8, "width": 16},
-         "optim": {"base_lr": 0.1, "wd": 5e-4}, "flops": 5e6, "params": 3e5, "min_test_top1": 6.0,
-         "test_ep_top1": [9.0, 6.0], "train_ep_loss": [1.0, 0.4]},
+        {
+            "job_id": 3,
+            "net": {"genotype": {"normal": [["sep_conv_3x3", 0]]}, "depth": 8, "width": 16},
+            "optim": {"base_lr": 0.1, "wd": 5e-4},
+            "flops": 5e6,
+            "params": 3e5,
+            "min_test_top1": 6.0,
+            "test_ep_top1": [9.0, 6.0],
+            "train_ep_loss": [1.0, 0.4],
+        },
     ]
     path = tmp_path / "ResNeXt-A.json"
     path.write_text(json.dumps(records))

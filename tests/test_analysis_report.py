@@ -12,16 +12,28 @@ import pytest
 from test_analysis_load import FASHION, TWEAKS, write_sweep
 from test_study import prepare_cache
 
-from designspace.analysis import build_report, curves, ks, ks_table, load, load_all, normalized_curves
-from designspace.analysis.compare import Curve
-from designspace.analysis import plot
-from designspace.analysis.edf import dkw_epsilon, ks_detectable, ks_interval
+from designspace.analysis import build_report, curves, ks, ks_table, load, load_all, normalized_curves, plot
 from designspace.analysis.commands import register
+from designspace.analysis.compare import Curve
+from designspace.analysis.edf import dkw_epsilon, ks_detectable, ks_interval
 from designspace.analysis.study import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("summary", "verdicts", "edf", "normalized", "ks", "random-search", "good-ranges", "trends", "curves", "fits",
-            "e-fit", "ablations", "methods")
+SECTIONS = (
+    "summary",
+    "verdicts",
+    "edf",
+    "normalized",
+    "ks",
+    "random-search",
+    "good-ranges",
+    "trends",
+    "curves",
+    "fits",
+    "e-fit",
+    "ablations",
+    "methods",
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +58,19 @@ def test_report_holds_every_section_and_is_self_contained(two_sweeps):
     d, p = ks(*errors)
     low, high = ks_interval(*errors)
     detectable = ks_detectable(len(errors[0]), len(errors[1]))
-    assert (f"<td class=n>{d:.3f}</td><td class=n>{low:.3f}</td><td class=n>{high:.3f}</td><td class=n>{p:.3g}</td>"
-            f"<td class=n>{detectable:.3f}</td>") in page
+    assert (
+        f"<td class=n>{d:.3f}</td><td class=n>{low:.3f}</td><td class=n>{high:.3f}</td><td class=n>{p:.3g}</td>"
+        f"<td class=n>{detectable:.3f}</td>"
+    ) in page
     rx, e = (s.name for s in sweeps)
-    assert f"Shaded: 95% DKW band, ±{dkw_epsilon(37):.3f} at n = 37 ({rx}), ±{dkw_epsilon(40):.3f} at n = 40 ({e})" \
-        in page
+    assert (
+        f"Shaded: 95% DKW band, ±{dkw_epsilon(37):.3f} at n = 37 ({rx}), ±{dkw_epsilon(40):.3f} at n = 40 ({e})" in page
+    )
     # RegNetX fixes b = 1 and has no SE: those ablations say which sweeps to run instead
-    assert f"designspace sweep --space regnety --n 40 --dataset fashion-mnist --epochs 4 -o {two_sweeps / 'regnety'}" \
+    assert (
+        f"designspace sweep --space regnety --n 40 --dataset fashion-mnist --epochs 4 -o {two_sweeps / 'regnety'}"
         in page
+    )
 
 
 def test_a_report_of_two_small_sweeps_says_so_once_and_states_the_setup(tmp_path):
@@ -63,27 +80,45 @@ def test_a_report_of_two_small_sweeps_says_so_once_and_states_the_setup(tmp_path
 
     for space, seed in (("anynetx_a", 0), ("regnetx", 1)):
         write_sweep(tmp_path / space, space=space, n=6, seed=seed)
-        (tmp_path / space / "sweep.json").write_text(json.dumps(
-            {"n": 6, "models": "x", "dataset": {"name": "fashion-mnist", "train_subset": 6000, "test_subset": 2000,
-                                               "seed": 0},
-             "recipe": {"epochs": 4, "lr": 0.1, "batch_size": 128, "warmup_epochs": 1.0, "seed": 0},
-             "source": {"space": space, "seed": seed, "flops": [20e6, 40e6]}, "layout": {"jobs": 2}}))
+        (tmp_path / space / "sweep.json").write_text(
+            json.dumps(
+                {
+                    "n": 6,
+                    "models": "x",
+                    "dataset": {"name": "fashion-mnist", "train_subset": 6000, "test_subset": 2000, "seed": 0},
+                    "recipe": {"epochs": 4, "lr": 0.1, "batch_size": 128, "warmup_epochs": 1.0, "seed": 0},
+                    "source": {"space": space, "seed": seed, "flops": [20e6, 40e6]},
+                    "layout": {"jobs": 2},
+                }
+            )
+        )
     page = build_report(load_all([tmp_path / "anynetx_a", tmp_path / "regnetx"]), top=3, fit_sample=3)
-    summary = page[page.index('<section id="summary">'):page.index('<section id="verdicts">')]
-    assert summary.count("class='note'") == 1 and summary.count(
-        "AnyNetX_A: 6 models; RegNetX: 6 models; below 30, EDFs, KS tests and good ranges are rough; see the bands "
-        "and intervals below.") == 1
+    summary = page[page.index('<section id="summary">') : page.index('<section id="verdicts">')]
+    assert (
+        summary.count("class='note'") == 1
+        and summary.count(
+            "AnyNetX_A: 6 models; RegNetX: 6 models; below 30, EDFs, KS tests and good ranges are rough; see the bands "
+            "and intervals below."
+        )
+        == 1
+    )
     # the setup: shared values once (spanning both columns), differing ones per sweep
     assert "<tr><th>setting</th><th>AnyNetX_A</th><th>RegNetX</th></tr>" in summary
-    for setting, value in (("dataset", "fashion-mnist"), ("train / test images", "6,000 / 2,000 (subset seed 0)"),
-                           ("epochs", "4"), ("warm-up", "1 epoch, linear from 0.1 x lr"),
-                           ("sampling window", "flops 20M to 40M"), ("training seed", "0"),
-                           ("device", "cpu, 2 jobs x 1 thread"), ("training time", "0.1 min (median 1 s a model)")):
+    for setting, value in (
+        ("dataset", "fashion-mnist"),
+        ("train / test images", "6,000 / 2,000 (subset seed 0)"),
+        ("epochs", "4"),
+        ("warm-up", "1 epoch, linear from 0.1 x lr"),
+        ("sampling window", "flops 20M to 40M"),
+        ("training seed", "0"),
+        ("device", "cpu, 2 jobs x 1 thread"),
+        ("training time", "0.1 min (median 1 s a model)"),
+    ):
         assert f'<tr><th>{setting}</th><td colspan="2">{html.escape(value)}</td></tr>' in summary
     assert "<tr><th>sampling seed</th><td>0</td><td>1</td></tr>" in summary
     assert "<td>AnyNetX_A</td><td>/" in summary and "<td>anynetx_a</td>" in summary  # the name, then the space
     # every ablation ends with its verdict, and each says at most once what is too small to test
-    ablations = page[page.index('<section id="ablations">'):page.index('<section id="methods">')]
+    ablations = page[page.index('<section id="ablations">') : page.index('<section id="methods">')]
     sections = ablations.split('<h3 id="ablation-')[1:]
     assert len(sections) == len(FACTOR_KEYS)
     for section in sections:
@@ -91,19 +126,22 @@ def test_a_report_of_two_small_sweeps_says_so_once_and_states_the_setup(tmp_path
         assert section.count("class='verdict") == 1 and last.startswith("class='verdict") and last.endswith("</p>")
         assert sum("a KS test needs" in note for note in re.findall(r"<p class='note'>(.*?)</p>", section)) <= 1
     assert "): a KS test needs" not in page  # no line per pair of groups
-    assert ("AnyNetX_A: depth varies over 6 models, too few to split: a KS test needs at least 5 models per group, so "
-            "4 more models would allow halves and 9 more thirds<br>RegNetX: depth varies over 6 models") in ablations
-    verdicts = page[page.index('<section id="verdicts">'):page.index('<section id="edf">')]
-    assert verdicts.count("<tr><td><a href=\"#ablation-") == len(FACTOR_KEYS)
-    assert ('<td><a href="#ablation-depth">Depth</a></td><td class=wrap>the best models&#x27; good range holds about '
-            "20 blocks</td><td class='verdict open'>inconclusive at this n</td>") in verdicts
+    assert (
+        "AnyNetX_A: depth varies over 6 models, too few to split: a KS test needs at least 5 models per group, so "
+        "4 more models would allow halves and 9 more thirds<br>RegNetX: depth varies over 6 models"
+    ) in ablations
+    verdicts = page[page.index('<section id="verdicts">') : page.index('<section id="edf">')]
+    assert verdicts.count('<tr><td><a href="#ablation-') == len(FACTOR_KEYS)
+    assert (
+        '<td><a href="#ablation-depth">Depth</a></td><td class=wrap>the best models&#x27; good range holds about '
+        "20 blocks</td><td class='verdict open'>inconclusive at this n</td>"
+    ) in verdicts
     assert "white-space:pre-wrap" in page  # long suggested commands wrap instead of scrolling sideways
 
 
 def test_report_shows_the_seed_architecture_ablations(tmp_path):
     write_sweep(tmp_path / "tweaks", space="resnet", n=20, options=lambda i: TWEAKS[i % 4])
-    page = build_report(load_all([tmp_path / "tweaks"]), ablations=("tweak", "stochastic_depth"), top=3,
-                        fit_sample=3)
+    page = build_report(load_all([tmp_path / "tweaks"]), ablations=("tweak", "stochastic_depth"), top=3, fit_sample=3)
     assert '<h3 id="ablation-tweak">ResNet tweaks A/B/C/D</h3>' in page and "Bag of Tricks" in page
     assert all(f"<td>ResNet-{t}</td><td class=n>5</td>" in page for t in "ABCD")
     assert '<h3 id="ablation-stochastic_depth">' in page and "Huang et al. 2016" in page
@@ -137,17 +175,26 @@ def test_ks_table_says_how_sure_it_is():
     table = ks_table(same)
     assert list(table.columns) == ["a", "b", "n_a", "n_b", "D", "D_low", "D_high", "p", "D_detectable", "verdict"]
     row = table.iloc[0]
-    assert row["D"] == 1 / 16 and row["D_low"] == 0 < row["D"] < row["D_high"] and row["D_detectable"] == pytest.approx(0.480, abs=1e-3)
+    assert (
+        row["D"] == 1 / 16
+        and row["D_low"] == 0 < row["D"] < row["D_high"]
+        and row["D_detectable"] == pytest.approx(0.480, abs=1e-3)
+    )
     assert row["verdict"] == "no evidence of a difference; at n = 16 per side only D > 0.48 is detectable at p < 0.05"
     apart = ks_table([Curve("a", np.arange(30.0)), Curve("b", np.arange(20.0) + 25), Curve("c", np.arange(3.0))])
-    assert apart["verdict"].tolist() == ["differ (p < 0.05)",
-                                         "too few models: the test needs at least 5 per sweep",
-                                         "too few models: the test needs at least 5 per sweep"]
+    assert apart["verdict"].tolist() == [
+        "differ (p < 0.05)",
+        "too few models: the test needs at least 5 per sweep",
+        "too few models: the test needs at least 5 per sweep",
+    ]
     assert apart.loc[0, "D_low"] <= apart.loc[0, "D"] <= apart.loc[0, "D_high"]
     assert apart.loc[1, ["D", "D_low", "D_high", "p", "D_detectable"]].isna().all()
-    weighted = ks_table([Curve("a", np.arange(30.0), np.r_[np.ones(20), np.zeros(10)]), Curve("b", np.arange(25.0) + 1)])
-    assert weighted.loc[0, "verdict"] == ("no evidence of a difference; at effective n = 20 and 25 only D > 0.41 is "
-                                          "detectable at p < 0.05")
+    weighted = ks_table(
+        [Curve("a", np.arange(30.0), np.r_[np.ones(20), np.zeros(10)]), Curve("b", np.arange(25.0) + 1)]
+    )
+    assert weighted.loc[0, "verdict"] == (
+        "no evidence of a difference; at effective n = 20 and 25 only D > 0.41 is detectable at p < 0.05"
+    )
 
 
 def test_small_sweeps_say_their_good_ranges_are_uninformative(tmp_path):
@@ -155,9 +202,14 @@ def test_small_sweeps_say_their_good_ranges_are_uninformative(tmp_path):
     write_sweep(tmp_path / "b", n=16, seed=1)
     page = build_report(load_all([tmp_path / "a", tmp_path / "b"]), ablations=(), top=3, fit_sample=3)
     for name in ("RegNetX (a)", "RegNetX (b)"):  # once per sweep, not per row
-        assert page.count(f"{name}: at n = 16 (fewer than 30 models) the bootstrap cannot locate good values; every "
-                          "good range above is uninformative") == 1
-    good = page[page.index('<section id="good-ranges">'):page.index('<section id="trends">')]
+        assert (
+            page.count(
+                f"{name}: at n = 16 (fewer than 30 models) the bootstrap cannot locate good values; every "
+                "good range above is uninformative"
+            )
+            == 1
+        )
+    good = page[page.index('<section id="good-ranges">') : page.index('<section id="trends">')]
     assert "<th>informative</th>" in good and "<td>yes</td>" not in good and "<td>no</td>" in good
     assert "at n = 16 per side only D &gt; 0.48 is detectable at p &lt; 0.05" in page or "differ (p &lt; 0.05)" in page
 
@@ -240,26 +292,44 @@ def test_edf_command(two_sweeps, tmp_path, capsys):
     assert out.splitlines()[2] == (
         f"KS {names[0]} vs {names[1]}: D={d:.3f} (95% interval {low:.3f} to {high:.3f}) p={p:.3g} "
         f"D_detectable={detectable:.3f}, "
-        + ("differ (p < 0.05)" if p < 0.05 else
-           f"no evidence of a difference; at n = 37 and 40 only D > {detectable:.2f} is detectable at p < 0.05"))
+        + (
+            "differ (p < 0.05)"
+            if p < 0.05
+            else f"no evidence of a difference; at n = 37 and 40 only D > {detectable:.2f} is detectable at p < 0.05"
+        )
+    )
     assert f"{names[0]}: 2 diverged, 1 failed models excluded" in err and "±: half-width of the 95% DKW band" in err
     assert (tmp_path / "edf.svg").read_text().lstrip().startswith("<?xml")
-    cli("edf", two_sweeps / "rx", two_sweeps / "e", "-o", tmp_path / "n.png", "--normalize", "flops", "--bins", "2",
-        "--range", "25M:")
+    cli(
+        "edf",
+        two_sweeps / "rx",
+        two_sweeps / "e",
+        "-o",
+        tmp_path / "n.png",
+        "--normalize",
+        "flops",
+        "--bins",
+        "2",
+        "--range",
+        "25M:",
+    )
     assert (tmp_path / "n.png").read_bytes()[:4] == b"\x89PNG"
     out, _ = capsys.readouterr()
     weighted, _ = normalized_curves(load_all([two_sweeps / "rx", two_sweeps / "e"]), by="flops", bins=2, lo=25e6)
     assert out.splitlines()[0] == plot.band_label(names[0], weighted[0].errors, weighted[0].weights)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["report", "{rx}", "-o", "{tmp}/r.pdf"], "the report is HTML; use a .html file name"),
-    (["report", "{rx}", "-o", "{tmp}/r.html", "--ablations", "depth,colour"], "--ablations: unknown colour"),
-    (["edf", "{tmp}/nowhere", "-o", "{tmp}/e.png"], "no such file or directory"),
-    (["edf", "{tmp}/nowhere", "-o", "{tmp}/e.pdf"], "use .png or .svg"),  # checked before loading or plotting
-    (["edf", "{rx}", "-o", "{tmp}/e.png", "--normalize", "flops", "--bins", "500"], "holds no model"),
-    (["study", "{tmp}/none.toml"], "no such study file"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["report", "{rx}", "-o", "{tmp}/r.pdf"], "the report is HTML; use a .html file name"),
+        (["report", "{rx}", "-o", "{tmp}/r.html", "--ablations", "depth,colour"], "--ablations: unknown colour"),
+        (["edf", "{tmp}/nowhere", "-o", "{tmp}/e.png"], "no such file or directory"),
+        (["edf", "{tmp}/nowhere", "-o", "{tmp}/e.pdf"], "use .png or .svg"),  # checked before loading or plotting
+        (["edf", "{rx}", "-o", "{tmp}/e.png", "--normalize", "flops", "--bins", "500"], "holds no model"),
+        (["study", "{tmp}/none.toml"], "no such study file"),
+    ],
+)
 def test_command_errors_are_one_line(two_sweeps, tmp_path, argv, message):
     argv = [a.format(rx=two_sweeps / "rx", tmp=tmp_path) for a in argv]
     with pytest.raises(ValueError) as e:
@@ -276,18 +346,21 @@ ablations = ["depth"]
 
 [[sweeps]]
 name = "RegNetX"
-path = "{two_sweeps / 'rx'}"
-run = "designspace sweep --space regnetx --n 40 -o {two_sweeps / 'rx'}"
+path = "{two_sweeps / "rx"}"
+run = "designspace sweep --space regnetx --n 40 -o {two_sweeps / "rx"}"
 
 [[sweeps]]
-path = "{tmp_path / 'later'}"
-run = "designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}"
+path = "{tmp_path / "later"}"
+run = "designspace sweep --space regnety --n 40 -o {tmp_path / "later"}"
 """)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # the estimate reads this CPU layout
     prepare_cache(tmp_path / "xdg")
     cli("study", study, "--commands")
     out, _ = capsys.readouterr()
-    assert out.startswith(f"designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}  # ") and "(40 models, " in out
+    assert (
+        out.startswith(f"designspace sweep --space regnety --n 40 -o {tmp_path / 'later'}  # ")
+        and "(40 models, " in out
+    )
     cli("study", study, "-o", tmp_path / "s.html")
     err = capsys.readouterr().err  # a report takes a while: each part is announced as it begins
     assert err.startswith("report of 1 sweep: the summary (0 s)\nreport: ablations and verdicts (")
@@ -329,9 +402,20 @@ def test_shipped_studies_name_valid_feasible_sweeps():
     from designspace.options import space_for_dataset
 
     studies = sorted((ROOT / "studies").glob("*.toml"))
-    assert {"anynet_refinements", "regnet_vs_anynet", "swish_vs_relu", "depth", "bottleneck", "se",
-            "inverted_bottleneck", "resnet_tweaks", "preactivation", "stochastic_depth", "cardinality",
-            "se_dimension"} <= {s.stem for s in studies}
+    assert {
+        "anynet_refinements",
+        "regnet_vs_anynet",
+        "swish_vs_relu",
+        "depth",
+        "bottleneck",
+        "se",
+        "inverted_bottleneck",
+        "resnet_tweaks",
+        "preactivation",
+        "stochastic_depth",
+        "cardinality",
+        "se_dimension",
+    } <= {s.stem for s in studies}
     commands, ablations = {}, {}
     for path in studies:
         study = load_study(path)

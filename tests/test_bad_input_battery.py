@@ -5,9 +5,9 @@ nothing. (Bad files have their own cases in test_bad_files.py; hangs and Ray in 
 import json
 
 import pytest
+from cli_errors import fails
 
 import designspace as ds
-from cli_errors import fails
 from designspace.samples_io import write_samples
 
 SYNTHETIC = ["--dataset", "synthetic"]
@@ -19,8 +19,10 @@ CASES = {
     # sample
     "n zero": ([*SAMPLE[:3], "--n", 0, "-o", "x.jsonl"], "argument --n: '0' is out of range; expected an integer >= 1"),
     "n beyond the draws": ([*SAMPLE[:3], "--n", 10**9, "-o", "x.jsonl"], "more than the 2,000,000 allowed"),
-    "n beyond a finite space": (["sample", "--space", "mobilenet_v1", "--n", 200, "-o", "x.jsonl"],
-                                "holds at most 124 distinct networks"),
+    "n beyond a finite space": (
+        ["sample", "--space", "mobilenet_v1", "--n", 200, "-o", "x.jsonl"],
+        "holds at most 124 distinct networks",
+    ),
     "window upside down": ([*SAMPLE, "--flops", "5M:1M", "-o", "x.jsonl"], "has LO above HI"),
     "window not a window": ([*SAMPLE, "--flops", "400M", "-o", "x.jsonl"], "is not a window LO:HI"),
     "negative seed": ([*SAMPLE, "--seed", -1, "-o", "x.jsonl"], "argument --seed: '-1' is out of range"),
@@ -36,22 +38,34 @@ CASES = {
     "nan lr": ([*TRAIN, "--lr", "nan"], "argument --lr: 'nan' is out of range"),
     "zero threads": ([*TRAIN, "--threads", 0], "argument --threads: '0' is out of range"),
     "threads not a number": ([*TRAIN, "--threads", "many"], "argument --threads: 'many' is not an integer"),
-    "momentum one": ([*TRAIN, "--momentum", 1], "argument --momentum: '1' is out of range; expected a number in [0, 1)"),
+    "momentum one": (
+        [*TRAIN, "--momentum", 1],
+        "argument --momentum: '1' is out of range; expected a number in [0, 1)",
+    ),
     "smoothing one": ([*TRAIN, "--label-smoothing", 1], "argument --label-smoothing"),
     "negative drop path": ([*TRAIN, "--drop-path", -0.1], "argument --drop-path"),
     "zero epochs": ([*TRAIN, "--epochs", 0], "argument --epochs"),
     "zero batch": ([*TRAIN, "--batch-size", 0], "argument --batch-size"),
     "negative weight decay": ([*TRAIN, "--weight-decay", -1e-4], "argument --weight-decay"),
     "negative warm-up": ([*TRAIN, "--warmup-epochs", -1], "argument --warmup-epochs"),
-    "missing data folder": (["train", "--space", "regnetx", "--data-dir", "nowhere"],
-                            "nowhere (from --data-dir) does not exist"),
+    "missing data folder": (
+        ["train", "--space", "regnetx", "--data-dir", "nowhere"],
+        "nowhere (from --data-dir) does not exist",
+    ),
     "unknown dataset": (["train", "--space", "regnetx", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
     "spec and space": ([*TRAIN, "--spec", "models.jsonl"], "give either --spec or --space, not both"),
-    "several models, no index": (["train", "--spec", "models.jsonl", *SYNTHETIC], "holds 3 models; choose one with --index N"),
-    "a spec with a space's override": (["train", "--spec", "models.jsonl", "--index", 0, "--activation", "silu",
-                                         *SYNTHETIC], "--activation shape(s) models drawn with --space"),
-    "index beyond the file": (["train", "--spec", "models.jsonl", "--index", 3, *SYNTHETIC],
-                              "--index 3: models.jsonl holds 3 model(s), numbered 0 to 2"),
+    "several models, no index": (
+        ["train", "--spec", "models.jsonl", *SYNTHETIC],
+        "holds 3 models; choose one with --index N",
+    ),
+    "a spec with a space's override": (
+        ["train", "--spec", "models.jsonl", "--index", 0, "--activation", "silu", *SYNTHETIC],
+        "--activation shape(s) models drawn with --space",
+    ),
+    "index beyond the file": (
+        ["train", "--spec", "models.jsonl", "--index", 3, *SYNTHETIC],
+        "--index 3: models.jsonl holds 3 model(s), numbered 0 to 2",
+    ),
     "index without a spec": ([*TRAIN, "--index", 1], "--index N picks a model of a --spec samples file"),
     "truncated spec": (["train", "--spec", "truncated.json", *SYNTHETIC], "truncated.json: not valid JSON"),
     # sweep
@@ -67,7 +81,10 @@ CASES = {
     "resume nothing": (["sweep", "--resume", "nothing"], "no sweep.json"),
     "resume with a recipe": (["sweep", "--resume", "nothing", "--epochs", 3], "drop --epochs"),
     "resume two folders": (["sweep", "--resume", "nothing", "-o", "other"], "name different sweeps"),
-    "address not HOST:PORT": ([*SWEEP, "--address", "cluster", "-o", "s"], "argument --address: 'cluster': expected HOST:PORT"),
+    "address not HOST:PORT": (
+        [*SWEEP, "--address", "cluster", "-o", "s"],
+        "argument --address: 'cluster': expected HOST:PORT",
+    ),
     # results, complexity, fit, spaces
     "results of nothing": (["results", "nothing"], "nothing"),
     "complexity of nothing": (["complexity", "nothing.json"], "nothing.json: no such file"),
@@ -93,8 +110,7 @@ def models():
 
 
 @pytest.mark.parametrize("argv, message", CASES.values(), ids=CASES.keys())
-def test_bad_input_is_one_line_before_any_work_and_writes_nothing(argv, message, tmp_path, monkeypatch, capsys,
-                                                                  models):
+def test_bad_input_is_one_line_before_any_work_and_writes_nothing(argv, message, tmp_path, monkeypatch, capsys, models):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DESIGNSPACE_DATA", raising=False)
     write_samples(models, tmp_path / "models.jsonl")
@@ -107,4 +123,8 @@ def test_bad_input_is_one_line_before_any_work_and_writes_nothing(argv, message,
 
 def test_a_data_folder_from_the_environment_is_named_as_such(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DESIGNSPACE_DATA", str(tmp_path / "gone"))
-    fails(["train", "--space", "regnetx"], capsys, f"data folder {tmp_path / 'gone'} (from DESIGNSPACE_DATA) does not exist")
+    fails(
+        ["train", "--space", "regnetx"],
+        capsys,
+        f"data folder {tmp_path / 'gone'} (from DESIGNSPACE_DATA) does not exist",
+    )

@@ -38,8 +38,25 @@ def test_headline_sample_command_is_reproducible(tmp_path):
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_tables_by_extension_read_back_as_the_same_records(tmp_path, suffix):
     jsonl, table = tmp_path / "s.jsonl", tmp_path / f"s{suffix}"
-    common = ["sample", "--space", "anynetx_c", "--n", 30, "--seed", 5, "--resolution", 32, "--in-channels", 1,
-              "--num-classes", 10, "--stem-type", "res_stem_cifar", "--params", ":2M"]
+    common = [
+        "sample",
+        "--space",
+        "anynetx_c",
+        "--n",
+        30,
+        "--seed",
+        5,
+        "--resolution",
+        32,
+        "--in-channels",
+        1,
+        "--num-classes",
+        10,
+        "--stem-type",
+        "res_stem_cifar",
+        "--params",
+        ":2M",
+    ]
     run(*common, "-o", jsonl)
     run(*common, "-o", table)
     frame = pd.read_csv(table) if suffix == ".csv" else pd.read_parquet(table)
@@ -54,8 +71,10 @@ def test_tables_by_extension_read_back_as_the_same_records(tmp_path, suffix):
     "args, message",
     [
         (["sample", "--space", "regnetq", "--n", 5, "-o", "{tmp}/x.jsonl"], "unknown space 'regnetq'"),
-        (["sample", "--space", "regnetx", "--n", 5, "--flops", "1:2", "--max-draws", 20000, "-o", "{tmp}/x.jsonl"],
-         "closest had flops"),
+        (
+            ["sample", "--space", "regnetx", "--n", 5, "--flops", "1:2", "--max-draws", 20000, "-o", "{tmp}/x.jsonl"],
+            "closest had flops",
+        ),
         (["sample", "--space", "regnetx", "--n", 5, "-o", "{tmp}/x.txt"], "use one of .jsonl, .csv, .parquet"),
         (["sample", "--space", "{tmp}/bad.toml", "--n", 5, "-o", "{tmp}/x.jsonl"], "not valid TOML"),
         (["complexity", "{tmp}/missing.yaml"], "no such file"),
@@ -72,13 +91,20 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
     assert (tmp_path / "x.jsonl").read_text() == "precious\n"  # nothing already written is touched
 
 
-@pytest.mark.parametrize("args, message", [
-    (["sample", "--space", "regnetx", "--n", 5, "--flops", "400e6:360e6", "-o", "x.jsonl"],
-     "designspace sample: error: argument --flops: window '400e6:360e6' has LO above HI; see designspace sample --help"),
-    (["sample", "--space", "regnetx", "-o", "x.jsonl"],
-     "designspace sample: error: the following arguments are required: --n; see designspace sample --help"),
-    (["smaple"], "designspace: error: argument COMMAND: invalid choice: 'smaple'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["sample", "--space", "regnetx", "--n", 5, "--flops", "400e6:360e6", "-o", "x.jsonl"],
+            "designspace sample: error: argument --flops: window '400e6:360e6' has LO above HI; see designspace sample --help",
+        ),
+        (
+            ["sample", "--space", "regnetx", "-o", "x.jsonl"],
+            "designspace sample: error: the following arguments are required: --n; see designspace sample --help",
+        ),
+        (["smaple"], "designspace: error: argument COMMAND: invalid choice: 'smaple'"),
+    ],
+)
 def test_argument_errors_are_one_line_too(args, message):
     result = run(*args, check=False)
     assert result.returncode == 2 and result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1
@@ -86,8 +112,10 @@ def test_argument_errors_are_one_line_too(args, message):
 
 def test_complexity_of_a_pycls_yaml_and_a_spec_json(tmp_path):
     yaml_file = tmp_path / "RegNetY-200MF.yaml"
-    yaml_file.write_text("MODEL:\n  TYPE: regnet\n  NUM_CLASSES: 1000\nREGNET:\n  SE_ON: true\n  DEPTH: 13\n"
-                         "  W0: 24\n  WA: 36.44\n  WM: 2.49\n  GROUP_W: 8\n")
+    yaml_file.write_text(
+        "MODEL:\n  TYPE: regnet\n  NUM_CLASSES: 1000\nREGNET:\n  SE_ON: true\n  DEPTH: 13\n"
+        "  W0: 24\n  WA: 36.44\n  WM: 2.49\n  GROUP_W: 8\n"
+    )
     expected = {"flops": 199519076, "params": 3162996, "acts": 2168052}
     assert json.loads(run("complexity", yaml_file, "--json").stdout) == expected
     assert "199,519,076" in run("complexity", yaml_file).stdout
@@ -126,8 +154,22 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
 
 
 def test_train_a_drawn_model_on_synthetic_data_as_json():
-    result = run("train", "--space", "nds_resnet", "--seed", 2, "--dataset", "synthetic", "--resolution", 8,
-                 "--epochs", 2, "--threads", 1, "--json")
+    result = run(
+        "train",
+        "--space",
+        "nds_resnet",
+        "--seed",
+        2,
+        "--dataset",
+        "synthetic",
+        "--resolution",
+        8,
+        "--epochs",
+        2,
+        "--threads",
+        1,
+        "--json",
+    )
     record = json.loads(result.stdout)
     assert record["status"] == "ok" and record["epochs"] == 2 and len(record["test_error"]) == 2
     assert record["spec"]["resolution"] == 8 and record["spec"]["stem_type"] == "res_stem_cifar"
@@ -135,18 +177,63 @@ def test_train_a_drawn_model_on_synthetic_data_as_json():
 
 
 def test_recipe_switches_reach_the_record():
-    result = run("train", "--space", "nds_resnet", "--seed", 2, "--dataset", "synthetic", "--resolution", 8,
-                 "--epochs", 1, "--threads", 1, "--no-zero-init", "--no-augment", "--no-nesterov", "--json")
+    result = run(
+        "train",
+        "--space",
+        "nds_resnet",
+        "--seed",
+        2,
+        "--dataset",
+        "synthetic",
+        "--resolution",
+        8,
+        "--epochs",
+        1,
+        "--threads",
+        1,
+        "--no-zero-init",
+        "--no-augment",
+        "--no-nesterov",
+        "--json",
+    )
     recipe = json.loads(result.stdout)["recipe"]
     assert (recipe["zero_init_final_bn"], recipe["augment"], recipe["nesterov"]) == (False, False, False)
 
 
 def test_train_a_spec_file_with_progress_lines(tmp_path):
     samples = tmp_path / "s.jsonl"
-    run("sample", "--space", "anynetx_e", "--n", 1, "--resolution", 8, "--num-classes", 4, "--stem-type",
-        "res_stem_cifar", "--flops", ":5M", "-o", samples)
-    result = run("train", "--spec", samples, "--dataset", "synthetic", "--resolution", 8, "--epochs", 1,
-                 "--batch-size", 256, "--threads", 1)
+    run(
+        "sample",
+        "--space",
+        "anynetx_e",
+        "--n",
+        1,
+        "--resolution",
+        8,
+        "--num-classes",
+        4,
+        "--stem-type",
+        "res_stem_cifar",
+        "--flops",
+        ":5M",
+        "-o",
+        samples,
+    )
+    result = run(
+        "train",
+        "--spec",
+        samples,
+        "--dataset",
+        "synthetic",
+        "--resolution",
+        8,
+        "--epochs",
+        1,
+        "--batch-size",
+        256,
+        "--threads",
+        1,
+    )
     assert "epoch 1/1" in result.stderr and result.stdout.startswith("ok: best test error")
 
 
@@ -156,7 +243,10 @@ def test_train_a_spec_file_with_progress_lines(tmp_path):
         (["train", "--dataset", "synthetic"], "give --spec FILE or --space NAME"),
         (["train", "--space", "regnetx", "--dataset", "cifar10", "--data-dir", "{tmp}"], "CIFAR-10 not found"),
         (["train", "--space", "regnetx", "--dataset", "synthetic", "--threads", "many"], "--threads"),
-        (["train", "--space", "regnetx", "--dataset", "synthetic", "--lr", "-1"], "argument --lr: '-1' is out of range; expected a number > 0"),
+        (
+            ["train", "--space", "regnetx", "--dataset", "synthetic", "--lr", "-1"],
+            "argument --lr: '-1' is out of range; expected a number > 0",
+        ),
     ],
 )
 def test_train_bad_input_is_one_line(tmp_path, args, message):

@@ -15,12 +15,29 @@ from conftest import start_ray
 from designspace.results import read_results
 from designspace.samples_io import read_samples
 
-TINY_SWEEP = [sys.executable, "-m", "designspace", "sweep", "--space", "nds_resnet", "--dataset", "synthetic",
-              "--resolution", "8", "--flops", ":3M", "--cpus-per-trial", "1"]
+TINY_SWEEP = [
+    sys.executable,
+    "-m",
+    "designspace",
+    "sweep",
+    "--space",
+    "nds_resnet",
+    "--dataset",
+    "synthetic",
+    "--resolution",
+    "8",
+    "--flops",
+    ":3M",
+    "--cpus-per-trial",
+    "1",
+]
 # The head's GCS declares a node dead after 3 failed health checks, one a second, instead of Ray's 15-30 s: a dead
 # raylet fails a check at once, while a live one on this busy machine still has 5 s to answer each.
-QUICK_NODE_DEATH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_timeout_ms": "5000",
-                    "RAY_health_check_failure_threshold": "3"}
+QUICK_NODE_DEATH = {
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_timeout_ms": "5000",
+    "RAY_health_check_failure_threshold": "3",
+}
 SWEEP_TIMEOUT = 300  # seconds: a hung sweep fails its test instead of the whole suite
 
 
@@ -40,8 +57,19 @@ def two_nodes():
 def sweep(head, out, n, epochs, seed=0) -> list[str]:
     """`designspace sweep` of n tiny models on the cluster of `head`, as a user would run it: in
     its own driver process (this one may be connected to the session's head)."""
-    return [*TINY_SWEEP, "--n", str(n), "--seed", str(seed), "--epochs", str(epochs), "--address", head.address,
-            "-o", str(out)]
+    return [
+        *TINY_SWEEP,
+        "--n",
+        str(n),
+        "--seed",
+        str(seed),
+        "--epochs",
+        str(epochs),
+        "--address",
+        head.address,
+        "-o",
+        str(out),
+    ]
 
 
 def trained_once(out):
@@ -61,8 +89,12 @@ def training(node) -> set[int]:
 def test_a_sweep_spreads_over_two_nodes(two_nodes, tmp_path):
     (head, head_id), (_, node_id) = two_nodes
     # each node's workers read the (synthetic) data themselves: the --data-on-nodes path
-    result = subprocess.run([*sweep(head, tmp_path / "s", n=3, epochs=1), "--data-on-nodes"], capture_output=True,
-                            text=True, timeout=SWEEP_TIMEOUT)
+    result = subprocess.run(
+        [*sweep(head, tmp_path / "s", n=3, epochs=1), "--data-on-nodes"],
+        capture_output=True,
+        text=True,
+        timeout=SWEEP_TIMEOUT,
+    )
     assert result.returncode == 0, result.stderr
     table = trained_once(tmp_path / "s")
     assert set(table["node"]) == {head_id, node_id} and (table["attempts"] == 1).all()

@@ -4,8 +4,8 @@ from hook_count import measured_complexity
 from pycls_zoo import REGNETS, RESNEXTS, regnet_config, resnext_config
 
 import designspace as ds
-from designspace.complexity import complexity_many
 from designspace.blocks import BLOCK_KINDS, STEMS
+from designspace.complexity import complexity_many
 from designspace.layers import Conv, SqueezeExcite, cost
 from designspace.spec import BOTTLENECK_BLOCKS, GROUP_BLOCKS, OPTIONAL_DEFAULTS, RESIDUAL_BLOCKS
 
@@ -51,7 +51,11 @@ def test_se_width_rounds_half_to_even_from_the_block_input():
 
 
 BLOCKS = list(BLOCK_KINDS)
-RATIOS = {"res_bottleneck_linear_block": [1.0, 0.5, 0.25], "dense_block": [0.25, 0.5, 1.0], "fire_block": [1.0, 2.0, 4.0, 8.0]}
+RATIOS = {
+    "res_bottleneck_linear_block": [1.0, 0.5, 0.25],
+    "dense_block": [0.25, 0.5, 1.0],
+    "fire_block": [1.0, 2.0, 4.0, 8.0],
+}
 
 
 def random_spec(rng: np.random.Generator) -> ds.ModelSpec:
@@ -79,8 +83,11 @@ def _random_spec(rng: np.random.Generator) -> ds.ModelSpec:
         groups.append(int(rng.choice(divisors)))
     options = {}
     if block in BOTTLENECK_BLOCKS:
-        options.update(se_ratio=float(rng.choice([0.0, 0.25, 0.5])), stride_position=str(rng.choice(["3x3", "1x1"])),
-                       se_style=str(rng.choice(["regnet", "senet"])))
+        options.update(
+            se_ratio=float(rng.choice([0.0, 0.25, 0.5])),
+            stride_position=str(rng.choice(["3x3", "1x1"])),
+            se_style=str(rng.choice(["regnet", "senet"])),
+        )
     if block in RESIDUAL_BLOCKS:
         options.update(shortcut=str(rng.choice(["conv", "avgpool_conv"])), preactivation=bool(rng.random() < 0.5))
         options.update(bare_stem=options["preactivation"] and bool(rng.random() < 0.5))

@@ -27,9 +27,15 @@ def probed(tmp_path_factory):
     return cache, fastest_layout(steps=2, cache=cache)
 
 
-@pytest.mark.parametrize("cpus, expected", [
-    (1, ["1x1"]), (2, ["2x1", "1x2"]), (6, ["6x1", "3x2", "1x4", "1x6"]), (16, ["16x1", "8x2", "4x4", "2x8", "1x16"]),
-])
+@pytest.mark.parametrize(
+    "cpus, expected",
+    [
+        (1, ["1x1"]),
+        (2, ["2x1", "1x2"]),
+        (6, ["6x1", "3x2", "1x4", "1x6"]),
+        (16, ["16x1", "8x2", "4x4", "2x8", "1x16"]),
+    ],
+)
 def test_candidates_use_at_most_the_cpus_most_jobs_first(cpus, expected):
     assert [str(layout) for layout in layouts(cpus)] == expected
     assert all(layout.jobs * layout.threads <= cpus for layout in layouts(cpus))
@@ -44,7 +50,7 @@ def test_the_probe_returns_a_valid_layout_for_this_machine(probed):
     fastest = max(choice.images_per_second.values())
     assert choice.images_per_second[str(choice.layout)] >= (1 - cpu_layout.MARGIN) * fastest
     # no layout with more jobs came within the margin of the fastest
-    for layout in candidates[:candidates.index(choice.layout)]:
+    for layout in candidates[: candidates.index(choice.layout)]:
         assert choice.images_per_second[str(layout)] < (1 - cpu_layout.MARGIN) * fastest
 
 
@@ -60,8 +66,9 @@ def test_another_machine_or_a_broken_file_is_a_cache_miss(probed, monkeypatch, t
     cache, _ = probed
     entries = json.loads(cache.read_text())
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({key.replace(f"| {available_cpus()} CPUs", "| 999 CPUs"): entry
-                                 for key, entry in entries.items()}))
+    other.write_text(
+        json.dumps({key.replace(f"| {available_cpus()} CPUs", "| 999 CPUs"): entry for key, entry in entries.items()})
+    )
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     monkeypatch.setattr(cpu_layout, "measure", no_measuring)

@@ -132,13 +132,14 @@ def test_subsets_are_seeded_and_checked():
 def test_augmented_batches_are_shifted_crops_and_flips_of_the_padded_images():
     data = synthetic(seed=0, resolution=8)
     data = type(data)(**{**data.__dict__, "crop_padding": 2, "flip": True})
-    batches = Batches(data, Recipe(batch_size=len(data.train_labels), seed=0), torch.device("cpu"),
-                      torch.contiguous_format)
+    batches = Batches(
+        data, Recipe(batch_size=len(data.train_labels), seed=0), torch.device("cpu"), torch.contiguous_format
+    )
     images = data.train_images[:64]
     out = batches.augment(images)
     assert out.shape == images.shape and out.dtype == torch.uint8
     padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
     for i in range(64):
-        windows = [padded[i, :, y:y + 8, x:x + 8] for y in range(5) for x in range(5)]
+        windows = [padded[i, :, y : y + 8, x : x + 8] for y in range(5) for x in range(5)]
         assert any(torch.equal(out[i], w) or torch.equal(out[i], w.flip(2)) for w in windows)
     assert not torch.equal(out, images)  # something moved

@@ -29,7 +29,10 @@ def test_log_uniform_table_is_pyclss_quantized_log_uniform(low, high, step):
     # compare the CDFs at every table value
     cdf_ref = np.searchsorted(np.sort(reference), np.round(dist.values, 6), side="right") / N
     assert np.abs(cdf_ref - np.cumsum(dist.probabilities)).max() < 0.006
-    assert np.abs(np.searchsorted(np.sort(ours), dist.values, side="right") / N - np.cumsum(dist.probabilities)).max() < 0.006
+    assert (
+        np.abs(np.searchsorted(np.sort(ours), dist.values, side="right") / N - np.cumsum(dist.probabilities)).max()
+        < 0.006
+    )
     assert ours.min() >= low and ours.max() <= high
 
 
@@ -65,7 +68,9 @@ def test_non_decreasing_sequences_follow_the_conditional_distribution():
 
 
 def test_uniform_and_fixed_values():
-    assert make_distribution("d", {"distribution": "uniform", "low": 12, "high": 28}).values.tolist() == list(range(12, 29))
+    assert make_distribution("d", {"distribution": "uniform", "low": 12, "high": 28}).values.tolist() == list(
+        range(12, 29)
+    )
     fixed = make_distribution("b", 1.0)
     assert fixed.values.tolist() == [1.0] and fixed.probabilities.tolist() == [1.0]
 

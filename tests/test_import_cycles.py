@@ -23,8 +23,11 @@ def imported_modules(path: Path, modules: set[str]) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            base = ".".join(package[:len(package) - node.level + 1] + [node.module or ""]).strip(".") \
-                if node.level else node.module
+            base = (
+                ".".join(package[: len(package) - node.level + 1] + [node.module or ""]).strip(".")
+                if node.level
+                else node.module
+            )
             submodules = {f"{base}.{alias.name}" for alias in node.names} & modules
             found |= submodules or ({base} & modules)
         elif isinstance(node, ast.Import):

@@ -5,14 +5,26 @@ import designspace as ds
 from designspace.model import Block
 
 SPEC = ds.ModelSpec(
-    stem_type="res_stem_cifar", stem_width=16, block_type="res_bottleneck_block", depths=[1, 2], widths=[16, 32],
-    strides=[1, 2], bottleneck_ratios=[1.0, 2.0], group_widths=[4, 8], se_ratio=0.25, head_width=0,
-    num_classes=10, in_channels=1, resolution=28, activation="relu",
+    stem_type="res_stem_cifar",
+    stem_width=16,
+    block_type="res_bottleneck_block",
+    depths=[1, 2],
+    widths=[16, 32],
+    strides=[1, 2],
+    bottleneck_ratios=[1.0, 2.0],
+    group_widths=[4, 8],
+    se_ratio=0.25,
+    head_width=0,
+    num_classes=10,
+    in_channels=1,
+    resolution=28,
+    activation="relu",
 )
 
 
-@pytest.mark.parametrize("block_type", ["res_bottleneck_block", "res_basic_block", "vanilla_block",
-                                        "res_bottleneck_linear_block"])
+@pytest.mark.parametrize(
+    "block_type", ["res_bottleneck_block", "res_basic_block", "vanilla_block", "res_bottleneck_linear_block"]
+)
 def test_every_block_type_trains_one_step(block_type):
     se = 0.25 if "bottleneck" in block_type else 0.0
     spec = SPEC.replace(block_type=block_type, se_ratio=se)

@@ -13,8 +13,17 @@ from designspace.data import synthetic
 from designspace.train import Engine, Recipe, train
 
 TINY = ds.ModelSpec(
-    stem_type="res_stem_cifar", stem_width=8, block_type="res_basic_block", depths=[1], widths=[8], strides=[1],
-    bottleneck_ratios=[1.0], group_widths=[8], num_classes=4, in_channels=3, resolution=8,
+    stem_type="res_stem_cifar",
+    stem_width=8,
+    block_type="res_basic_block",
+    depths=[1],
+    widths=[8],
+    strides=[1],
+    bottleneck_ratios=[1.0],
+    group_widths=[8],
+    num_classes=4,
+    in_channels=3,
+    resolution=8,
 )
 DATA = synthetic(seed=0, resolution=8, train=40, test=16)  # 40 images in batches of 16: 3 batches, the last of 8
 RECIPE = Recipe(epochs=2, batch_size=16)
@@ -36,8 +45,9 @@ def test_off_a_terminal_each_interval_prints_a_plain_batch_line(monkeypatch, cap
     assert sum(line.startswith("epoch ") and "test error" in line for line in lines) == 2  # the epoch lines stay
 
 
-@pytest.mark.parametrize("stderr, progress", [(Terminal(), True), (io.StringIO(), False)],
-                         ids=["terminal", "progress off"])
+@pytest.mark.parametrize(
+    "stderr, progress", [(Terminal(), True), (io.StringIO(), False)], ids=["terminal", "progress off"]
+)
 def test_a_terminal_or_progress_off_gets_no_batch_lines(monkeypatch, stderr, progress):
     monkeypatch.setattr(train_module, "PROGRESS_EVERY", 0.0)
     monkeypatch.setattr(sys, "stderr", stderr)

@@ -24,8 +24,15 @@ TRAIN:
 def test_yaml_file_nested_dict_and_dotted_keys_agree(tmp_path):
     path = tmp_path / "RegNetX-200MF_dds_8gpu.yaml"
     path.write_text(REGNETX_200MF_YAML)
-    dotted = {"MODEL.TYPE": "regnet", "MODEL.NUM_CLASSES": 1000, "REGNET.DEPTH": 13, "REGNET.W0": 24,
-              "REGNET.WA": 36.44, "REGNET.WM": 2.49, "REGNET.GROUP_W": 8}
+    dotted = {
+        "MODEL.TYPE": "regnet",
+        "MODEL.NUM_CLASSES": 1000,
+        "REGNET.DEPTH": 13,
+        "REGNET.W0": 24,
+        "REGNET.WA": 36.44,
+        "REGNET.WM": 2.49,
+        "REGNET.GROUP_W": 8,
+    }
     spec = ds.from_pycls(path)
     assert spec == ds.from_pycls(str(path)) == ds.from_pycls(dotted)
     assert ds.complexity(spec) == {"flops": 199040872, "params": 2684792, "acts": 2164056}
@@ -40,16 +47,26 @@ def test_missing_keys_take_pyclss_defaults():
 
 
 def test_activation_and_se_and_resolution_are_read():
-    spec = ds.from_pycls({"MODEL.TYPE": "regnet", "MODEL.ACTIVATION_FUN": "swish", "REGNET.SE_ON": True,
-                          "TRAIN.IM_SIZE": 160})
+    spec = ds.from_pycls(
+        {"MODEL.TYPE": "regnet", "MODEL.ACTIVATION_FUN": "swish", "REGNET.SE_ON": True, "TRAIN.IM_SIZE": 160}
+    )
     assert (spec.activation, spec.se_ratio, spec.resolution) == ("silu", 0.25, 160)
 
 
 def test_anynet_basic_blocks_accept_empty_bottleneck_lists_and_ignore_se():
-    cfg = {"MODEL": {"TYPE": "anynet", "NUM_CLASSES": 10},
-           "ANYNET": {"STEM_TYPE": "res_stem_cifar", "STEM_W": 16, "BLOCK_TYPE": "res_basic_block",
-                      "DEPTHS": [9, 9, 9], "WIDTHS": [16, 32, 64], "STRIDES": [1, 2, 2], "SE_ON": True},
-           "TRAIN": {"IM_SIZE": 32}}
+    cfg = {
+        "MODEL": {"TYPE": "anynet", "NUM_CLASSES": 10},
+        "ANYNET": {
+            "STEM_TYPE": "res_stem_cifar",
+            "STEM_W": 16,
+            "BLOCK_TYPE": "res_basic_block",
+            "DEPTHS": [9, 9, 9],
+            "WIDTHS": [16, 32, 64],
+            "STRIDES": [1, 2, 2],
+            "SE_ON": True,
+        },
+        "TRAIN": {"IM_SIZE": 32},
+    }
     spec = ds.from_pycls(cfg)
     assert spec.se_ratio == 0.0
     # R-56 as pycls counts it (reference/pycls.md a.6)
@@ -65,8 +82,17 @@ def test_anynet_basic_blocks_accept_empty_bottleneck_lists_and_ignore_se():
         ({"MODEL.TYPE": "regnet", "MODEL.ACTIVATION_FUN": "gelu"}, "ACTIVATION_FUN"),
         ({"MODEL.TYPE": "regnet", "REGNET.W0": 20}, "w0 must be a multiple of q=8"),
         ({"MODEL.TYPE": "anynet", "ANYNET.DEPTHS": [1, 1], "ANYNET.WIDTHS": [32]}, "ANYNET.WIDTHS has 1 values"),
-        ({"MODEL.TYPE": "anynet", "ANYNET.DEPTHS": [1], "ANYNET.WIDTHS": [24], "ANYNET.STRIDES": [2],
-          "ANYNET.BOT_MULS": [1.0], "ANYNET.GROUP_WS": [16]}, "group_widths"),
+        (
+            {
+                "MODEL.TYPE": "anynet",
+                "ANYNET.DEPTHS": [1],
+                "ANYNET.WIDTHS": [24],
+                "ANYNET.STRIDES": [2],
+                "ANYNET.BOT_MULS": [1.0],
+                "ANYNET.GROUP_WS": [16],
+            },
+            "group_widths",
+        ),
         ("no/such/file.yaml", "no such file"),
     ],
 )

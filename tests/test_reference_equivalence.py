@@ -15,8 +15,16 @@ SIZES = [224, 97, 200]
 # The networks checked at the odd sizes too: one of each way of downsampling (padded strided convs and max-pool,
 # ResNet-D's ceil-mode average pool, DenseNet's flooring transitions, SqueezeNet's unpadded ceil-mode pools,
 # the bare stem); their variants (ResNeXt, SE, ResNet-C, DenseNet-169) downsample as these do.
-ODD_SIZED = {"resnet50_b", "resnet50_d", "densenet121", "mobilenet_v2", "squeezenet1_0", "squeezenet1_1",
-             "preact_resnet50", "mobilenet_v1"}
+ODD_SIZED = {
+    "resnet50_b",
+    "resnet50_d",
+    "densenet121",
+    "mobilenet_v2",
+    "squeezenet1_0",
+    "squeezenet1_1",
+    "preact_resnet50",
+    "mobilenet_v1",
+}
 CLASSES = 10
 BATCH = 2
 
@@ -90,10 +98,13 @@ def test_the_network_computes_what_its_reference_does(case, size):
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5 * float(theirs.abs().max()))
 
 
-@pytest.mark.parametrize("name, make", [
-    ("resnet50_a", partial(torchvision_model, "resnet50")),  # the stride on the 1x1 conv, not the 3x3
-    ("mobilenet_v1", partial(timm_model, "mobilenetv1_100")),  # ReLU against timm's ReLU6
-])
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("resnet50_a", partial(torchvision_model, "resnet50")),  # the stride on the 1x1 conv, not the 3x3
+        ("mobilenet_v1", partial(timm_model, "mobilenetv1_100")),  # ReLU against timm's ReLU6
+    ],
+)
 def test_the_comparison_tells_apart_networks_with_the_same_weights_but_another_function(name, make):
     ours, theirs = outputs(name, {}, make, None, 97)
     assert (ours - theirs).abs().max() > 1e-2 * theirs.abs().max()

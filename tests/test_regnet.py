@@ -40,9 +40,16 @@ def test_stage_count_can_differ_from_total_stages():
     assert g["num_stages"] == 2 and g["total_stages"] > 2
 
 
-@pytest.mark.parametrize("args, message", [((24, -1.0, 2.5, 13), "wa"), ((0, 5.0, 2.5, 13), "w0"),
-                                           ((24, 5.0, 1.0, 13), "wm"), ((20, 5.0, 2.5, 13), "multiple of q"),
-                                           ((24, 5.0, 2.5, 0), "depth")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((24, -1.0, 2.5, 13), "wa"),
+        ((0, 5.0, 2.5, 13), "w0"),
+        ((24, 5.0, 1.0, 13), "wm"),
+        ((20, 5.0, 2.5, 13), "multiple of q"),
+        ((24, 5.0, 2.5, 0), "depth"),
+    ],
+)
 def test_invalid_parameters_are_value_errors(args, message):
     with pytest.raises(ValueError, match=message):
         regnet.generate(*args)
@@ -59,7 +66,11 @@ def test_generate_matches_a_direct_transcription_of_the_equations():
     rng = np.random.default_rng(0)
     for _ in range(200):
         w0 = int(rng.integers(1, 33)) * 8
-        wa, wm, depth = float(np.round(rng.uniform(0, 100), 2)), float(np.round(rng.uniform(1.5, 3), 3)), int(rng.integers(1, 40))
+        wa, wm, depth = (
+            float(np.round(rng.uniform(0, 100), 2)),
+            float(np.round(rng.uniform(1.5, 3), 3)),
+            int(rng.integers(1, 40)),
+        )
         u = w0 + wa * np.arange(depth)
         s = np.round(np.log(u / w0) / np.log(wm))
         expected = (np.round(w0 * wm**s / 8) * 8).astype(int).tolist()

@@ -12,11 +12,31 @@ from designspace.results import LOG_FILE, RESULTS_FILE, ResultsTable, read_resul
 
 
 def row(i, status="ok", error=10.0):
-    return {"id": f"m{i}", "space": "regnetx", "seed": 0, "index": i, "flops": 1e6 + i, "spec": "{}",
-            "status": status, "reason": None, "best_error": error + i, "final_error": error + i,
-            "train_loss": [2.0, 1.0], "test_error": [50.0, error + i], "epochs": 2, "wall_time": 1.0,
-            "images_per_second": 100.0, "device": "cpu", "threads": 1, "node": "abc", "dataset": "synthetic",
-            "train_images": 64, "test_images": 32, "recipe": "{}", "attempts": 1}
+    return {
+        "id": f"m{i}",
+        "space": "regnetx",
+        "seed": 0,
+        "index": i,
+        "flops": 1e6 + i,
+        "spec": "{}",
+        "status": status,
+        "reason": None,
+        "best_error": error + i,
+        "final_error": error + i,
+        "train_loss": [2.0, 1.0],
+        "test_error": [50.0, error + i],
+        "epochs": 2,
+        "wall_time": 1.0,
+        "images_per_second": 100.0,
+        "device": "cpu",
+        "threads": 1,
+        "node": "abc",
+        "dataset": "synthetic",
+        "train_images": 64,
+        "test_images": 32,
+        "recipe": "{}",
+        "attempts": 1,
+    }
 
 
 @pytest.fixture

@@ -40,20 +40,30 @@ def regnet_file(tmp_path, old, new):
     return path
 
 
-@pytest.mark.parametrize("old, new, message", [
-    (WM, 'wm = { distribution = "uniform", low = 0.5, high = 3.0, step = 0.5 }',
-     r"parameters.wm: values must be numbers > 1, got 0.5, 1.0"),
-    (WM, "wm = 1.0", r"parameters.wm: values must be numbers > 1, got 1.0"),
-    ("wa = 20.0", "wa = -4.0", r"parameters.wa: values must be numbers >= 0, got -4.0"),
-    ("wa = 20.0", "wa = 1e20", r"parameters.wa: the widest network reaches w0 \+ wa \* \(depth - 1\) = 1.5e\+21 "
-     r"channels; keep it below 2,147,483,648 \(lower wa, w0 or depth\)"),
-    ("w0 = 16", "w0 = 0", r"parameters.w0: values must be positive integers, got 0"),
-    ("w0 = 16", "w0 = 12", r"parameters.w0: values must be multiples of network.quantum \(8\), got 12"),
-    ("low = 6", "low = 0", r"parameters.depth: values must be positive integers, got 0"),
-    ("group_width = 8", "group_width = 0", r"parameters.group_width: values must be positive integers, got 0"),
-    ("[network]", "[network]\nquantum = 0", r"network.quantum: must be a positive integer, got 0"),
-    ("[network]", "[network]\nstride = 0", r"network.stride: must be a positive integer, got 0"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            WM,
+            'wm = { distribution = "uniform", low = 0.5, high = 3.0, step = 0.5 }',
+            r"parameters.wm: values must be numbers > 1, got 0.5, 1.0",
+        ),
+        (WM, "wm = 1.0", r"parameters.wm: values must be numbers > 1, got 1.0"),
+        ("wa = 20.0", "wa = -4.0", r"parameters.wa: values must be numbers >= 0, got -4.0"),
+        (
+            "wa = 20.0",
+            "wa = 1e20",
+            r"parameters.wa: the widest network reaches w0 \+ wa \* \(depth - 1\) = 1.5e\+21 "
+            r"channels; keep it below 2,147,483,648 \(lower wa, w0 or depth\)",
+        ),
+        ("w0 = 16", "w0 = 0", r"parameters.w0: values must be positive integers, got 0"),
+        ("w0 = 16", "w0 = 12", r"parameters.w0: values must be multiples of network.quantum \(8\), got 12"),
+        ("low = 6", "low = 0", r"parameters.depth: values must be positive integers, got 0"),
+        ("group_width = 8", "group_width = 0", r"parameters.group_width: values must be positive integers, got 0"),
+        ("[network]", "[network]\nquantum = 0", r"network.quantum: must be a positive integer, got 0"),
+        ("[network]", "[network]\nstride = 0", r"network.stride: must be a positive integer, got 0"),
+    ],
+)
 def test_an_impossible_regnet_range_is_refused_at_load_naming_file_key_and_range(tmp_path, old, new, message):
     path = regnet_file(tmp_path, old, new)
     with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: {message}$"):
@@ -80,9 +90,12 @@ def test_valid_regnet_spaces_sample_without_numpy_warnings(tmp_path):
 
 def test_more_models_than_draws_fail_at_once():
     space = ds.load_space("regnetx")
-    with pytest.raises(SamplingError, match=r"^space regnetx: 1,000,000,000 models need at least 1,000,000,000 "
-                                            r"draws, more than the 2,000,000 allowed; lower --n "
-                                            r"\(or raise --max-draws of `designspace sample`\)$"):
+    with pytest.raises(
+        SamplingError,
+        match=r"^space regnetx: 1,000,000,000 models need at least 1,000,000,000 "
+        r"draws, more than the 2,000,000 allowed; lower --n "
+        r"\(or raise --max-draws of `designspace sample`\)$",
+    ):
         space.sample(1_000_000_000)
     with pytest.raises(SamplingError, match="more than the 10 allowed"):
         space.sample(11, max_draws=10)
@@ -93,8 +106,11 @@ def test_more_models_than_draws_fail_at_once():
 def test_more_models_than_a_finite_space_holds_fail_at_once():
     space = ds.load_space("mobilenet_v1")
     assert space.max_networks == 31 * 4  # width multipliers 0.25..1 step 0.025, 4 resolutions
-    with pytest.raises(SamplingError, match=r"^space mobilenet_v1 holds at most 124 distinct networks, fewer than "
-                                            r"the 200 asked for; lower --n to at most 124$"):
+    with pytest.raises(
+        SamplingError,
+        match=r"^space mobilenet_v1 holds at most 124 distinct networks, fewer than "
+        r"the 200 asked for; lower --n to at most 124$",
+    ):
         space.sample(200)
 
 
@@ -168,8 +184,11 @@ def test_a_missing_data_folder_is_an_error_naming_it_and_where_it_came_from(tmp_
     monkeypatch.setattr(data_module, "DEBIAN_FASHION_MNIST", write_fashion_mnist(tmp_path / "debian"))
     missing = tmp_path / "nowhere"
     for name in ("fashion-mnist", "cifar10", "imagefolder"):
-        with pytest.raises(ValueError, match=rf"^data folder {re.escape(str(missing))}{re.escape(shown)} does not "
-                                             rf"exist; give the folder that holds the {name} files$"):
+        with pytest.raises(
+            ValueError,
+            match=rf"^data folder {re.escape(str(missing))}{re.escape(shown)} does not "
+            rf"exist; give the folder that holds the {name} files$",
+        ):
             data_module.load_dataset(name, missing, origin=origin)
 
 

@@ -50,8 +50,14 @@ def check_constraints(space, record):
         generated = regnet.generate(sample["w0"], sample["wa"], sample["wm"], sample["depth"])
         assert generated["num_stages"] == generated["total_stages"] == 4
         assert ds.ModelSpec.from_dict(record["spec"]) == regnet.make_spec(
-            sample["depth"], sample["w0"], sample["wa"], sample["wm"], sample["group_width"],
-            sample["bottleneck_ratio"], se_ratio=space.network["se_ratio"])
+            sample["depth"],
+            sample["w0"],
+            sample["wa"],
+            sample["wm"],
+            sample["group_width"],
+            sample["bottleneck_ratio"],
+            se_ratio=space.network["se_ratio"],
+        )
 
 
 def test_sampling_is_seeded_and_a_smaller_n_is_a_prefix():
@@ -87,8 +93,9 @@ def test_the_vectorized_prescreen_keeps_exactly_what_the_scalar_path_accepts():
         g = regnet.generate(s["w0"], s["wa"], s["wm"], s["depth"])
         if g["num_stages"] != g["total_stages"] or g["num_stages"] != 4:
             continue
-        spec = regnet.make_spec(s["depth"], s["w0"], s["wa"], s["wm"], s["group_width"], s["bottleneck_ratio"],
-                                se_ratio=0.25)
+        spec = regnet.make_spec(
+            s["depth"], s["w0"], s["wa"], s["wm"], s["group_width"], s["bottleneck_ratio"], se_ratio=0.25
+        )
         if lo <= complexity(spec)["flops"] <= hi:
             slow.append(s)
     key = lambda s: tuple(sorted(s.items()))  # noqa: E731
@@ -97,8 +104,9 @@ def test_the_vectorized_prescreen_keeps_exactly_what_the_scalar_path_accepts():
 
 
 def test_context_can_be_overridden_for_small_grayscale_images():
-    space = ds.load_space("regnetx").with_context(resolution=28, in_channels=1, num_classes=10,
-                                                  stem_type="res_stem_cifar")
+    space = ds.load_space("regnetx").with_context(
+        resolution=28, in_channels=1, num_classes=10, stem_type="res_stem_cifar"
+    )
     records = space.sample(20, seed=0, flops=(10e6, 80e6))
     for r in records:
         assert (r["spec"]["resolution"], r["spec"]["in_channels"], r["spec"]["num_classes"]) == (28, 1, 10)
@@ -130,8 +138,14 @@ width = { values = [8, 16] }
 def test_a_space_for_a_datasets_images_takes_their_shape_and_a_cifar_stem_when_small():
     space = ds.load_space("regnetx")
     small = space.for_images(28, 1, 10, stem_width=16, activation=None)
-    assert small.context == {**space.context, "resolution": 28, "in_channels": 1, "num_classes": 10,
-                                  "stem_type": "res_stem_cifar", "stem_width": 16}
+    assert small.context == {
+        **space.context,
+        "resolution": 28,
+        "in_channels": 1,
+        "num_classes": 10,
+        "stem_type": "res_stem_cifar",
+        "stem_width": 16,
+    }
     assert space.for_images(28, 1, 10, stem_type="simple_stem_in").context["stem_type"] == "simple_stem_in"
     assert space.for_images(224, 3, 1000).context["stem_type"] == space.context["stem_type"] == "simple_stem_in"
 
@@ -160,11 +174,16 @@ def test_an_impossible_window_says_how_many_draws_and_the_closest_model():
         (USER_SPACE.replace("resolution = 16", "resolutoin = 16"), "network.resolutoin: unknown key"),
         (USER_SPACE.replace("width = { values = [8, 16] }", ""), "missing width"),
         (USER_SPACE.replace("values = [1, 2]", "values = [0, 2]"), "parameters.depth: values must be positive"),
-        (USER_SPACE.replace("values = [1, 2]", "distribution = 'uniform', low = 1, hi = 3"), "parameters.depth: unknown key"),
+        (
+            USER_SPACE.replace("values = [1, 2]", "distribution = 'uniform', low = 1, hi = 3"),
+            "parameters.depth: unknown key",
+        ),
         (USER_SPACE + "[constraints]\nincreasing = ['depht']\n", "constraints.increasing: depht"),
         (USER_SPACE + "[constraints]\nflops = [5, 1]\n", "flops window"),
-        (USER_SPACE.replace('block_type = "res_basic_block"', 'block_type = "res_bottleneck_block"'),
-         "exactly one of group_width and num_groups"),
+        (
+            USER_SPACE.replace('block_type = "res_basic_block"', 'block_type = "res_bottleneck_block"'),
+            "exactly one of group_width and num_groups",
+        ),
         (USER_SPACE.replace("stem_width = 8", "stem_width = -8"), "network.stem_width"),
         (USER_SPACE.replace("strides = [1, 2]", ""), "network.strides"),
     ],
@@ -189,19 +208,28 @@ def test_unknown_names_and_missing_files():
 
 
 def test_regnet_stage_constraint_is_configurable():
-    doc = {"kind": "regnet", "network": {"resolution": 32, "stem_type": "res_stem_cifar", "num_classes": 10},
-           "parameters": {"depth": {"distribution": "uniform", "low": 6, "high": 16}, "w0": 16, "wa": 20.0,
-                          "wm": {"distribution": "log_uniform", "low": 2.0, "high": 3.0, "step": 0.001},
-                          "group_width": 8},
-           "constraints": {"stages": [2, 3]}}
+    doc = {
+        "kind": "regnet",
+        "network": {"resolution": 32, "stem_type": "res_stem_cifar", "num_classes": 10},
+        "parameters": {
+            "depth": {"distribution": "uniform", "low": 6, "high": 16},
+            "w0": 16,
+            "wa": 20.0,
+            "wm": {"distribution": "log_uniform", "low": 2.0, "high": 3.0, "step": 0.001},
+            "group_width": 8,
+        },
+        "constraints": {"stages": [2, 3]},
+    }
     records = parse_space(doc).sample(10, seed=0)
     assert {len(r["spec"]["depths"]) for r in records} <= {2, 3}
 
 
 def test_inverted_bottlenecks_need_an_integer_expansion(tmp_path):
     path = tmp_path / "inverted.toml"
-    path.write_text(USER_SPACE.replace('block_type = "res_basic_block"', 'block_type = "res_bottleneck_linear_block"')
-                    + "bottleneck_ratio = { values = [1.0, 0.4] }\ngroup_width = 1\n")
+    path.write_text(
+        USER_SPACE.replace('block_type = "res_basic_block"', 'block_type = "res_bottleneck_linear_block"')
+        + "bottleneck_ratio = { values = [1.0, 0.4] }\ngroup_width = 1\n"
+    )
     with pytest.raises(ValueError, match="parameters.bottleneck_ratio: .*integer expansion"):
         ds.load_space(path)
 
@@ -212,8 +240,10 @@ SEED_SPACES = ["resnet_tweaks", "resnet_preact", "resnext_se", "densenet", "sque
 @pytest.mark.parametrize("name", SEED_SPACES)
 def test_vectorized_complexity_of_network_level_draws_equals_each_spec(name):
     """Candidates whose form (stem, shortcut, pre-activation, ...) varies are costed exactly."""
-    for space in (ds.load_space(name), ds.load_space(name).with_context(resolution=28, in_channels=1, num_classes=10,
-                                                                          stem_type="res_stem_cifar")):
+    for space in (
+        ds.load_space(name),
+        ds.load_space(name).with_context(resolution=28, in_channels=1, num_classes=10, stem_type="res_stem_cifar"),
+    ):
         batch = space._draw(np.random.default_rng(5), 600)
         assert batch.size > 100
         for i in range(0, batch.size, 3):
@@ -240,8 +270,12 @@ def test_variants_set_the_tweaks_of_each_model():
     for r in records:
         spec = ds.ModelSpec.from_dict(r["spec"])
         seen[r["sample"]["tweak"]] = (spec.stride_position, spec.deep_stem, spec.shortcut)
-    assert seen == {"A": ("1x1", False, "conv"), "B": ("3x3", False, "conv"), "C": ("3x3", True, "conv"),
-                    "D": ("3x3", True, "avgpool_conv")}
+    assert seen == {
+        "A": ("1x1", False, "conv"),
+        "B": ("3x3", False, "conv"),
+        "C": ("3x3", True, "conv"),
+        "D": ("3x3", True, "avgpool_conv"),
+    }
 
 
 def test_network_level_parameters_are_drawn_per_model():
@@ -254,8 +288,9 @@ def test_network_level_parameters_are_drawn_per_model():
 
 def test_mobilenet_multipliers_scale_widths_and_resolution():
     space = ds.load_space("mobilenet_v1")
-    by_multipliers = {(r["sample"]["width_multiplier"], r["sample"]["resolution_multiplier"]): r
-                      for r in space.sample(124, seed=0)}
+    by_multipliers = {
+        (r["sample"]["width_multiplier"], r["sample"]["resolution_multiplier"]): r for r in space.sample(124, seed=0)
+    }
     full = ds.ModelSpec.from_dict(by_multipliers[(1.0, 1.0)]["spec"])
     assert (full.stem_width, full.widths, full.resolution) == (32, (64, 128, 256, 512, 1024), 224)
     assert round(ds.complexity(full)["flops"] / 1e6) == 569
@@ -277,17 +312,28 @@ bottleneck_ratio = 4
 """
 
 
-@pytest.mark.parametrize("text, message", [
-    (SEED_SPACE + "width_multiplier = 1.5\n", r"parameters.width_multiplier \(alpha\): values must be in \(0, 1\]"),
-    (SEED_SPACE + "group_width = 8\n", "fire_block does not use group_width"),
-    (SEED_SPACE + "preactivation = { values = [false, true] }\n",
-     "parameters.preactivation = True: network.preactivation: True applies to"),
-    (SEED_SPACE + "expand_3x3_fraction = { values = [0.5, 1.0] }\n", "network.expand_3x3_fraction: must be in"),
-    (SEED_SPACE.replace("depth = { values = [1, 2] }", "depth = [1, 2, 3]"), "parameters.depth: expected 2 positive"),
-    (SEED_SPACE + "[variants.stem]\ndeep = { deep_stem = true, stem_wdith = 8 }\n", "variants.stem.deep.stem_wdith"),
-    (SEED_SPACE + "[variants.bn]\noff = { batch_norm = 0 }\n", "variants.bn.off: network.batch_norm"),
-    (SEED_SPACE + "[variants.depth]\na = {}\n", "variants.depth: the name of a parameter"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (SEED_SPACE + "width_multiplier = 1.5\n", r"parameters.width_multiplier \(alpha\): values must be in \(0, 1\]"),
+        (SEED_SPACE + "group_width = 8\n", "fire_block does not use group_width"),
+        (
+            SEED_SPACE + "preactivation = { values = [false, true] }\n",
+            "parameters.preactivation = True: network.preactivation: True applies to",
+        ),
+        (SEED_SPACE + "expand_3x3_fraction = { values = [0.5, 1.0] }\n", "network.expand_3x3_fraction: must be in"),
+        (
+            SEED_SPACE.replace("depth = { values = [1, 2] }", "depth = [1, 2, 3]"),
+            "parameters.depth: expected 2 positive",
+        ),
+        (
+            SEED_SPACE + "[variants.stem]\ndeep = { deep_stem = true, stem_wdith = 8 }\n",
+            "variants.stem.deep.stem_wdith",
+        ),
+        (SEED_SPACE + "[variants.bn]\noff = { batch_norm = 0 }\n", "variants.bn.off: network.batch_norm"),
+        (SEED_SPACE + "[variants.depth]\na = {}\n", "variants.depth: the name of a parameter"),
+    ],
+)
 def test_bad_seed_architecture_dimensions_name_the_key(tmp_path, text, message):
     assert_refused(tmp_path, text, message)
 
@@ -299,16 +345,27 @@ def test_the_dense_transition_prescreen_agrees_with_modelspec():
 
     from designspace.sampler import _transitions_ok
 
-    combos = np.array([d + k for d in itertools.product([1, 2, 3], repeat=3)
-                       for k in itertools.product([1, 2], repeat=3)])
+    combos = np.array(
+        [d + k for d in itertools.product([1, 2, 3], repeat=3) for k in itertools.product([1, 2], repeat=3)]
+    )
     depths, growth = combos[:, :3], combos[:, 3:]
     kept = _transitions_ok({"stem_width": 4, "compression": 0.25}, depths, growth).all(axis=1)
     valid = []
     for d, k in zip(depths.tolist(), growth.tolist()):
         try:
-            ds.ModelSpec(stem_type="res_stem_cifar", stem_width=4, block_type="dense_block", depths=d, widths=k,
-                         strides=[1, 2, 2], bottleneck_ratios=[0.25] * 3, group_widths=[4 * g for g in k],
-                         compression=0.25, resolution=16, num_classes=4)
+            ds.ModelSpec(
+                stem_type="res_stem_cifar",
+                stem_width=4,
+                block_type="dense_block",
+                depths=d,
+                widths=k,
+                strides=[1, 2, 2],
+                bottleneck_ratios=[0.25] * 3,
+                group_widths=[4 * g for g in k],
+                compression=0.25,
+                resolution=16,
+                num_classes=4,
+            )
             valid.append(True)
         except ValueError:
             valid.append(False)

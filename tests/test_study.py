@@ -16,10 +16,10 @@ import designspace.estimate as estimate_module
 from designspace import cpu_layout
 from designspace.analysis.study import load_study
 from designspace.cli import build_parser, main
-from designspace.options import dataset_from, sweep_models
 from designspace.cpu_layout import layouts, machine_key
 from designspace.cpus import available_cpus
 from designspace.estimate import EVAL_COST, duration, estimate, estimate_sweep, probe_flops, sweep_speed
+from designspace.options import dataset_from, sweep_models
 from designspace.results import ResultsTable, has_rows, read_results, result_row
 
 DESIGNSPACE = [sys.executable, "-m", "designspace"]
@@ -34,8 +34,17 @@ def prepare_cache(home) -> cpu_layout.Layout:
     layout = layouts(available_cpus())[0]
     path = home / "designspace" / "cpu_layout.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({machine_key(available_cpus()): {
-        "jobs": layout.jobs, "threads": layout.threads, "images_per_second": {str(layout): SPEED}}}))
+    path.write_text(
+        json.dumps(
+            {
+                machine_key(available_cpus()): {
+                    "jobs": layout.jobs,
+                    "threads": layout.threads,
+                    "images_per_second": {str(layout): SPEED},
+                }
+            }
+        )
+    )
     return layout
 
 
@@ -59,8 +68,10 @@ def sweep_args(options):
 
 def write_study(path, sweeps):
     """A study file of (name, directory, run options) sweeps."""
-    body = "\n".join(f'[[sweeps]]\nname = "{name}"\npath = "{directory}"\n'
-                     f'run = "designspace sweep {options} -o {directory}"\n' for name, directory, options in sweeps)
+    body = "\n".join(
+        f'[[sweeps]]\nname = "{name}"\npath = "{directory}"\nrun = "designspace sweep {options} -o {directory}"\n'
+        for name, directory, options in sweeps
+    )
     path.write_text(f'title = "Two tiny sweeps"\n{body}')
     return path
 
@@ -108,8 +119,10 @@ def test_only_models_without_a_finished_row_count(cached, tmp_path):
     flops = [m["complexity"]["flops"] for m in models[2:]]
     images = 1 * (512 + EVAL_COST * 256)  # the synthetic dataset's splits
     jobs = min(cached.jobs, 3)
-    expected = max(sum(images * f / (SPEED / cached.jobs * probe_flops()) for f in flops) / jobs,
-                   images * max(flops) / (SPEED / cached.jobs * probe_flops()))
+    expected = max(
+        sum(images * f / (SPEED / cached.jobs * probe_flops()) for f in flops) / jobs,
+        images * max(flops) / (SPEED / cached.jobs * probe_flops()),
+    )
     assert left.seconds == pytest.approx(expected)
 
 
@@ -117,9 +130,14 @@ def test_commands_list_what_is_left_with_estimates_and_resume_what_was_started(c
     options = f"{TINY} --n 3 --epochs 1"
     write_rows(tmp_path / "done", options, ["ok"] * 3)
     write_rows(tmp_path / "half", f"{TINY} --n 4 --epochs 1", ["ok", "failed"])
-    study = write_study(tmp_path / "s.toml", [("Done", tmp_path / "done", options),
-                                              ("Half", tmp_path / "half", f"{TINY} --n 4 --epochs 1"),
-                                              ("New", tmp_path / "new", f"{TINY} --n 2 --epochs 2")])
+    study = write_study(
+        tmp_path / "s.toml",
+        [
+            ("Done", tmp_path / "done", options),
+            ("Half", tmp_path / "half", f"{TINY} --n 4 --epochs 1"),
+            ("New", tmp_path / "new", f"{TINY} --n 2 --epochs 2"),
+        ],
+    )
     loaded = load_study(study)
     assert [s.name for s in loaded.todo] == ["Half", "New"] and [s.name for s in loaded.unfinished] == ["Half"]
     assert [s.name for s in loaded.missing] == ["New"] and loaded.sweeps[0].ready and not loaded.sweeps[1].ready
@@ -128,19 +146,29 @@ def test_commands_list_what_is_left_with_estimates_and_resume_what_was_started(c
     out, err = capsys.readouterr()
     half, new = out.splitlines()
     pattern = r"  # ~\d+ s on this machine \((\d) models?, " + re.escape(cached.describe()) + r"\)"
-    assert re.fullmatch(re.escape(f"designspace sweep {TINY} --n 4 --epochs 1 -o {tmp_path / 'half'} --resume")
-                        + pattern, half).group(1) == "3"
-    assert re.fullmatch(re.escape(f"designspace sweep {TINY} --n 2 --epochs 2 -o {tmp_path / 'new'}") + pattern,
-                        new).group(1) == "2"
+    assert (
+        re.fullmatch(
+            re.escape(f"designspace sweep {TINY} --n 4 --epochs 1 -o {tmp_path / 'half'} --resume") + pattern, half
+        ).group(1)
+        == "3"
+    )
+    assert (
+        re.fullmatch(
+            re.escape(f"designspace sweep {TINY} --n 2 --epochs 2 -o {tmp_path / 'new'}") + pattern, new
+        ).group(1)
+        == "2"
+    )
     assert re.fullmatch(r"1 of 3 sweeps finished; the others: ~\d+ s of training on this machine\n", err)
 
 
 def test_a_study_whose_command_is_no_sweep_of_its_path_is_refused(cached, tmp_path, capsys):
     study = tmp_path / "s.toml"
-    for run, message in ((f"designspace report x -o {tmp_path}/r.html", "is not a `designspace sweep ...` command"),
-                         (f"designspace sweep {TINY} --n 2 -o {tmp_path}/elsewhere", "writes to"),
-                         (f"designspace sweep {TINY} --n 0 -o {tmp_path}/a", "is not a valid sweep command"),
-                         ("python train.py", "must start with `designspace sweep`")):
+    for run, message in (
+        (f"designspace report x -o {tmp_path}/r.html", "is not a `designspace sweep ...` command"),
+        (f"designspace sweep {TINY} --n 2 -o {tmp_path}/elsewhere", "writes to"),
+        (f"designspace sweep {TINY} --n 0 -o {tmp_path}/a", "is not a valid sweep command"),
+        ("python train.py", "must start with `designspace sweep`"),
+    ):
         study.write_text(f'[[sweeps]]\npath = "{tmp_path}/a"\nrun = "{run}"\n')
         for flag in ("--commands", "--run"):
             assert main(["study", str(study), flag]) == 2
@@ -161,9 +189,13 @@ def test_the_old_analysis_folder_still_finds_the_studies_with_a_note(cached, cap
 
 
 def test_a_sweep_that_fails_stops_the_study_before_the_next(cached, tmp_path, capsys):
-    study = write_study(tmp_path / "s.toml", [
-        ("Broken", tmp_path / "broken", f"--samples {tmp_path / 'none.jsonl'} --dataset synthetic"),
-        ("Next", tmp_path / "next", f"{TINY} --n 2 --epochs 1")])
+    study = write_study(
+        tmp_path / "s.toml",
+        [
+            ("Broken", tmp_path / "broken", f"--samples {tmp_path / 'none.jsonl'} --dataset synthetic"),
+            ("Next", tmp_path / "next", f"{TINY} --n 2 --epochs 1"),
+        ],
+    )
     assert main(["study", str(study), "--run"]) == 2
     err = capsys.readouterr().err
     assert "Broken: no estimate: " in err and "Next: ~" in err
@@ -179,8 +211,10 @@ def test_run_interrupted_then_run_again_trains_only_what_is_left_and_reports(tmp
     env.pop("RAY_ADDRESS", None)
     prepare_cache(tmp_path / "xdg")
     first, second = tmp_path / "first", tmp_path / "second"
-    study = write_study(tmp_path / "s.toml", [("First", first, f"{TINY} --n 2 --epochs 1"),
-                                              ("Second", second, f"{TINY} --n 6 --seed 1 --epochs 12")])
+    study = write_study(
+        tmp_path / "s.toml",
+        [("First", first, f"{TINY} --n 2 --epochs 1"), ("Second", second, f"{TINY} --n 6 --seed 1 --epochs 12")],
+    )
     command = [*DESIGNSPACE, "study", study, "--run", "-o", tmp_path / "report.html"]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 300
@@ -200,8 +234,9 @@ def test_run_interrupted_then_run_again_trains_only_what_is_left_and_reports(tmp
     assert len(read_results(first)) == 2 and 1 <= len(kept) < 6
 
     # without --run: a report of what there is, the unfinished sweep included with a note
-    partial = subprocess.run([*DESIGNSPACE, "study", study, "-o", tmp_path / "partial.html"], capture_output=True,
-                             text=True, env=env)
+    partial = subprocess.run(
+        [*DESIGNSPACE, "study", study, "-o", tmp_path / "partial.html"], capture_output=True, text=True, env=env
+    )
     assert partial.returncode == 0, partial.stderr
     assert f"Second is unfinished ({len(kept)} of 6 models finished)" in (tmp_path / "partial.html").read_text()
     assert f"unfinished {second} ({len(kept)} of 6 models finished)" in partial.stderr

@@ -66,8 +66,23 @@ def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path, la
     recorded = json.loads((tmp_path / "s" / "sweep.json").read_text())["layout"]
     assert (recorded["jobs"], recorded["threads"]) == (layout.layout.jobs, layout.layout.threads)
     assert recorded["cpus_per_trial"] == layout.layout.threads and (table["threads"] == layout.layout.threads).all()
-    assert {"sample.depth", "sample.width", "spec", "flops", "params", "acts", "best_error", "final_error",
-            "train_loss", "test_error", "epochs", "wall_time", "images_per_second", "device", "recipe"} <= set(table)
+    assert {
+        "sample.depth",
+        "sample.width",
+        "spec",
+        "flops",
+        "params",
+        "acts",
+        "best_error",
+        "final_error",
+        "train_loss",
+        "test_error",
+        "epochs",
+        "wall_time",
+        "images_per_second",
+        "device",
+        "recipe",
+    } <= set(table)
     assert all(len(curve) == 2 for curve in table["test_error"]) and (table["epochs"] == 2).all()
     first = table[table["id"] == models[0]["id"]].iloc[0]
     assert json.loads(first["spec"]) == models[0]["spec"] and first["flops"] == models[0]["complexity"]["flops"]
@@ -81,13 +96,23 @@ def test_a_sweep_trains_each_model_once_into_one_table(ray_cluster, tmp_path, la
 
 
 def test_a_sweep_on_a_cluster_takes_the_layout_of_the_clusters_node_not_of_this_machine(
-        ray_cluster, tmp_path, layout, monkeypatch):
+    ray_cluster, tmp_path, layout, monkeypatch
+):
     # this machine's cache says another layout, which a sweep measured here would take
     other = next(c for c in layouts(available_cpus()) if c != layout.layout)
     driver_cache = tmp_path / "xdg" / "designspace" / "cpu_layout.json"
     driver_cache.parent.mkdir(parents=True)
-    driver_cache.write_text(json.dumps({machine_key(available_cpus()): {
-        "jobs": other.jobs, "threads": other.threads, "images_per_second": {str(other): 1.0}}}))
+    driver_cache.write_text(
+        json.dumps(
+            {
+                machine_key(available_cpus()): {
+                    "jobs": other.jobs,
+                    "threads": other.threads,
+                    "images_per_second": {str(other): 1.0},
+                }
+            }
+        )
+    )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     models = tiny_models(2, seed=2)
     definition = definition_for(models, DATASET, asdict(Recipe(epochs=1)), {"space": "nds_resnet"})
@@ -162,8 +187,14 @@ def test_the_data_travels_with_the_sweep_so_workers_need_no_copy(ray_cluster, tm
     test_cluster.py.)"""
     folder = tmp_path / "fashion"
     shutil.copytree(DEBIAN_FASHION_MNIST, folder)
-    options = {"name": "fashion-mnist", "data_dir": str(folder), "resolution": None, "train_subset": 256,
-               "test_subset": 128, "seed": 0}
+    options = {
+        "name": "fashion-mnist",
+        "data_dir": str(folder),
+        "resolution": None,
+        "train_subset": 256,
+        "test_subset": 128,
+        "seed": 0,
+    }
     data = load_recorded_dataset(options)
     shutil.rmtree(folder)
     space = ds.load_space("nds_resnet").with_context(resolution=28, in_channels=1, num_classes=10)
@@ -183,10 +214,36 @@ def test_without_an_address_a_sweep_starts_its_own_local_ray(tmp_path):
 
 def test_a_samples_file_can_be_trained_later(ray_cluster, tmp_path):
     samples = tmp_path / "models.jsonl"
-    run("sample", "--space", "nds_vanilla", "--n", 3, "--resolution", 8, "--num-classes", 4, "--flops", ":2M",
-        "-o", samples)
-    result = run("sweep", "--samples", samples, "--dataset", "synthetic", "--resolution", 8, "--epochs", 1,
-                 "--address", ray_cluster, "-o", tmp_path / "s")
+    run(
+        "sample",
+        "--space",
+        "nds_vanilla",
+        "--n",
+        3,
+        "--resolution",
+        8,
+        "--num-classes",
+        4,
+        "--flops",
+        ":2M",
+        "-o",
+        samples,
+    )
+    result = run(
+        "sweep",
+        "--samples",
+        samples,
+        "--dataset",
+        "synthetic",
+        "--resolution",
+        8,
+        "--epochs",
+        1,
+        "--address",
+        ray_cluster,
+        "-o",
+        tmp_path / "s",
+    )
     assert "3 of 3 models trained" in result.stdout
     assert "CPU layout: " in result.stderr and "cached in" in result.stderr  # measured by the fixture
     summary_text = run("results", tmp_path / "s", "--csv", tmp_path / "s.csv").stdout
@@ -203,15 +260,29 @@ def test_a_samples_file_can_be_trained_later(ray_cluster, tmp_path):
     ],
 )
 def test_resources_the_cluster_lacks_are_refused_at_once(ray_cluster, tmp_path, extra, message):
-    result = run("sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--address", ray_cluster, *extra,
-                 "-o", tmp_path / "s", check=False, timeout=120)
+    result = run(
+        "sweep",
+        *TINY_SPACE,
+        "--n",
+        2,
+        "--epochs",
+        1,
+        "--address",
+        ray_cluster,
+        *extra,
+        "-o",
+        tmp_path / "s",
+        check=False,
+        timeout=120,
+    )
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bad_sweep_input_is_one_line_and_touches_nothing(ray_cluster, tmp_path):
     done = tmp_path / "done"
-    result = run("sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--cpus-per-trial", 2, "--address", ray_cluster,
-                 "-o", done)
+    result = run(
+        "sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--cpus-per-trial", 2, "--address", ray_cluster, "-o", done
+    )
     assert "CPU layout: 2 CPUs per model (--cpus-per-trial)" in result.stderr
     assert json.loads((done / "sweep.json").read_text())["layout"]["cpus_per_trial"] == 2
     assert (read_results(done)["threads"] == 2).all()
@@ -222,8 +293,10 @@ def test_bad_sweep_input_is_one_line_and_touches_nothing(ray_cluster, tmp_path):
         (["sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "-o", done], "add --resume"),
         (["sweep", *TINY_SPACE, "--n", 2, "--epochs", 1, "--resume", "-o", tmp_path / "new"], "no sweep to resume"),
         (["sweep", *TINY_SPACE, "--n", 2, "--address", "127.0.0.1:9", "-o", tmp_path / "x"], "cannot reach a Ray head"),
-        (["sweep", "--samples", tmp_path / "not_samples.jsonl", "--dataset", "synthetic", "-o", tmp_path / "y"],
-         "is this a designspace samples file"),
+        (
+            ["sweep", "--samples", tmp_path / "not_samples.jsonl", "--dataset", "synthetic", "-o", tmp_path / "y"],
+            "is this a designspace samples file",
+        ),
         (["results", tmp_path], "no results.parquet"),
     ]
     for args, message in cases:
@@ -237,7 +310,9 @@ def test_bad_sweep_input_is_one_line_and_touches_nothing(ray_cluster, tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(ray_cluster, tmp_path):
     args = ["sweep", *TINY_SPACE, "--n", 6, "--epochs", 30, "--address", ray_cluster, "-o", tmp_path / "s"]
-    driver = subprocess.Popen([*DESIGNSPACE, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        [*DESIGNSPACE, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not (tmp_path / "s" / "sweep.json").exists():
         time.sleep(0.2)

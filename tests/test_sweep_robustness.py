@@ -72,13 +72,32 @@ def silent_port():
 def test_an_address_that_never_answers_as_ray_is_given_up_in_one_line(silent_port, tmp_path):
     address = f"127.0.0.1:{silent_port}"
     env = {**os.environ, "DESIGNSPACE_RAY_TIMEOUT": "5"}
-    result = subprocess.run([sys.executable, "-m", "designspace", "sweep", *TINY_SPACE, "--n", "2", "--epochs", "1",
-                             "--address", address, "-o", str(tmp_path / "s")],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "designspace",
+            "sweep",
+            *TINY_SPACE,
+            "--n",
+            "2",
+            "--epochs",
+            "1",
+            "--address",
+            address,
+            "-o",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         f"designspace: error: no Ray head answered at {address} within 5 s; check that `ray start --head` runs "
-        "there and the port is Ray's GCS port")
+        "there and the port is Ray's GCS port"
+    )
     assert "GCS" not in result.stderr.replace("Ray's GCS port", "") and "Traceback" not in result.stderr
     assert not (tmp_path / "s").exists()
 
@@ -86,8 +105,11 @@ def test_an_address_that_never_answers_as_ray_is_given_up_in_one_line(silent_por
 def test_a_process_joined_to_one_cluster_refuses_to_send_work_to_another(ray_cluster):
     assert connect(ray_cluster).is_initialized()
     assert connect(ray_cluster.replace("127.0.0.1", "localhost")).is_initialized()  # the same head, by name
-    with pytest.raises(ValueError, match=f"this process is connected to the Ray cluster at {ray_cluster}; a process "
-                                         "joins one cluster, so run the work for 127.0.0.1:9 in a process of its own"):
+    with pytest.raises(
+        ValueError,
+        match=f"this process is connected to the Ray cluster at {ray_cluster}; a process "
+        "joins one cluster, so run the work for 127.0.0.1:9 in a process of its own",
+    ):
         connect("127.0.0.1:9")
 
 
@@ -110,16 +132,39 @@ def test_a_cluster_that_never_frees_its_node_for_the_layout_probe_is_given_up_in
     try:
         assert holder.stdout.readline().strip() == "holding"
         env = {**os.environ, "DESIGNSPACE_LAYOUT_WAIT": "3"}
-        result = subprocess.run([sys.executable, "-m", "designspace", "sweep", *TINY_SPACE, "--n", "2", "--epochs",
-                                 "1", "--address", head.address, "-o", str(tmp_path / "s")],
-                                capture_output=True, text=True, env=env, timeout=180)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "designspace",
+                "sweep",
+                *TINY_SPACE,
+                "--n",
+                "2",
+                "--epochs",
+                "1",
+                "--address",
+                head.address,
+                "-o",
+                str(tmp_path / "s"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
     finally:
         holder.kill()
         holder.wait()
         head.stop()
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines()[-1].endswith(
-        "other work held its CPUs for 3 s; give --cpus-per-trial C (the CPUs and torch threads per model) instead")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "other work held its CPUs for 3 s; give --cpus-per-trial C (the CPUs and torch threads per model) instead"
+        )
+    )
     assert "Traceback" not in result.stderr and not (tmp_path / "s").exists()
 
 
@@ -130,17 +175,21 @@ def test_a_ray_timeout_that_is_not_a_positive_number_is_refused(monkeypatch, val
         connect("127.0.0.1:9")
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("cpus_per_trial", 0, "--cpus-per-trial 0: give the CPUs per model, above 0"),
-    ("cpus_per_trial", -1, "--cpus-per-trial -1: give the CPUs per model, above 0"),
-    ("cpus_per_trial", math.nan, "--cpus-per-trial nan: give the CPUs per model, above 0"),
-    ("gpus_per_trial", -1, "--gpus-per-trial -1: give the GPUs per model, 0 or more"),
-    ("gpus_per_trial", 1.5, "--gpus-per-trial 1.5: .* a fraction only below 1"),
-    ("max_concurrent", 0, "--max-concurrent 0: give 1 or more"),
-    ("retries", -1, "--retries -1: give 0 or more"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("cpus_per_trial", 0, "--cpus-per-trial 0: give the CPUs per model, above 0"),
+        ("cpus_per_trial", -1, "--cpus-per-trial -1: give the CPUs per model, above 0"),
+        ("cpus_per_trial", math.nan, "--cpus-per-trial nan: give the CPUs per model, above 0"),
+        ("gpus_per_trial", -1, "--gpus-per-trial -1: give the GPUs per model, 0 or more"),
+        ("gpus_per_trial", 1.5, "--gpus-per-trial 1.5: .* a fraction only below 1"),
+        ("max_concurrent", 0, "--max-concurrent 0: give 1 or more"),
+        ("retries", -1, "--retries -1: give 0 or more"),
+    ],
+)
 def test_requests_ray_would_misread_or_never_schedule_are_refused_before_anything_starts(
-        tmp_path, option, value, message):
+    tmp_path, option, value, message
+):
     models, definition = tiny_sweep(1)
     with pytest.raises(ValueError, match=message):
         run_sweep(tmp_path / "s", models, definition, address="127.0.0.1:9", **{option: value})
@@ -156,15 +205,18 @@ def cluster(*nodes):
 SPLIT = [(8, 0), (1, 1)]  # many CPUs on one node, the GPU on another
 
 
-@pytest.mark.parametrize("nodes, cpus, gpus, message", [
-    (SPLIT, 8, 0, None),
-    (SPLIT, 1, 1, None),
-    (SPLIT, 0.5, 0.25, None),
-    (SPLIT, 2, 1, "no node of the Ray cluster has both 2 CPUs and 1 GPUs"),
-    (SPLIT, 1, 2, "--gpus-per-trial 2: no node of the Ray cluster has that many GPUs \\(the largest has 1\\)"),
-    (SPLIT, 16, 0, "--cpus-per-trial 16: no node of the Ray cluster has that many CPUs \\(the largest has 8\\)"),
-    ([(8, 0)], 1, 0.5, "--gpus-per-trial 0.5: the Ray cluster has no GPU"),
-])
+@pytest.mark.parametrize(
+    "nodes, cpus, gpus, message",
+    [
+        (SPLIT, 8, 0, None),
+        (SPLIT, 1, 1, None),
+        (SPLIT, 0.5, 0.25, None),
+        (SPLIT, 2, 1, "no node of the Ray cluster has both 2 CPUs and 1 GPUs"),
+        (SPLIT, 1, 2, "--gpus-per-trial 2: no node of the Ray cluster has that many GPUs \\(the largest has 1\\)"),
+        (SPLIT, 16, 0, "--cpus-per-trial 16: no node of the Ray cluster has that many CPUs \\(the largest has 8\\)"),
+        ([(8, 0)], 1, 0.5, "--gpus-per-trial 0.5: the Ray cluster has no GPU"),
+    ],
+)
 def test_a_trial_must_fit_on_one_live_node(nodes, cpus, gpus, message):
     if message is None:
         check_resources(cluster(*nodes), cpus, gpus)
@@ -217,8 +269,9 @@ AGENT = re.compile(rb"ray::(DashboardAgent|RuntimeEnvAgent)|\S+ -u \S+/(dashboar
 def agents_and_workers_run(temp_dir) -> bool:
     """Whether both agents (which outlived a killed driver for minutes) and a worker run."""
     commands = instance_processes(temp_dir).values()
-    return (sum(AGENT.match(c) is not None for c in commands) == 2
-            and any(c.startswith((b"ray::IDLE", b"ray::ImplicitFunc")) for c in commands))
+    return sum(AGENT.match(c) is not None for c in commands) == 2 and any(
+        c.startswith((b"ray::IDLE", b"ray::ImplicitFunc")) for c in commands
+    )
 
 
 DRIVER = """
@@ -237,13 +290,21 @@ def test_a_local_ray_instance_dies_with_its_killed_driver(tmp_path):
     env = {**os.environ, "RAY_TMPDIR": temp_dir}
     env.pop("RAY_ADDRESS", None)
     with open(tmp_path / "driver.err", "w") as err:
-        driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path / "s")], cwd=Path(__file__).parent,
-                                  env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=err)
+        driver = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, str(tmp_path / "s")],
+            cwd=Path(__file__).parent,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     try:
         deadline = time.time() + 180
         while not agents_and_workers_run(temp_dir):
             assert driver.poll() is None and time.time() < deadline, (
-                (tmp_path / "driver.err").read_text(), [c[:60] for c in instance_processes(temp_dir).values()])
+                (tmp_path / "driver.err").read_text(),
+                [c[:60] for c in instance_processes(temp_dir).values()],
+            )
             time.sleep(0.5)
         driver.kill()
         driver.wait()
@@ -298,7 +359,8 @@ def recorder_and_trial(tmp_path, progress, n=4):
 
 
 def test_lines_come_every_interval_and_at_each_finished_model_when_models_finish_less_often(
-        tmp_path, monkeypatch, capsys):
+    tmp_path, monkeypatch, capsys
+):
     clock = Clock()
     monkeypatch.setattr(sweep, "time", clock)
     recorder, trials = recorder_and_trial(tmp_path, progress=None)
@@ -320,8 +382,9 @@ def test_lines_come_every_interval_and_at_each_finished_model_when_models_finish
     assert at(3700, finished=2) == ["3 of 4 models done, 0 failed, 1h01m elapsed, ~20m33s left"]
 
 
-@pytest.mark.parametrize("stderr, progress", [(Terminal(), None), (io.StringIO(), False)],
-                         ids=["a terminal: the bar", "progress off"])
+@pytest.mark.parametrize(
+    "stderr, progress", [(Terminal(), None), (io.StringIO(), False)], ids=["a terminal: the bar", "progress off"]
+)
 def test_a_terminal_or_progress_off_gets_no_plain_lines(tmp_path, monkeypatch, stderr, progress):
     monkeypatch.setattr(sweep, "PROGRESS_EVERY", 0.0)
     monkeypatch.setattr(sys, "stderr", stderr)

@@ -12,9 +12,20 @@ from designspace.records import TrainRecord, keys
 from designspace.train import Engine, Recipe, train
 
 TINY = ds.ModelSpec(
-    stem_type="res_stem_cifar", stem_width=8, block_type="res_bottleneck_block", depths=[1, 1], widths=[16, 32],
-    strides=[1, 2], bottleneck_ratios=[1.0, 1.0], group_widths=[8, 8], se_ratio=0.25, head_width=0,
-    num_classes=4, in_channels=3, resolution=16, activation="relu",
+    stem_type="res_stem_cifar",
+    stem_width=8,
+    block_type="res_bottleneck_block",
+    depths=[1, 1],
+    widths=[16, 32],
+    strides=[1, 2],
+    bottleneck_ratios=[1.0, 1.0],
+    group_widths=[8, 8],
+    se_ratio=0.25,
+    head_width=0,
+    num_classes=4,
+    in_channels=3,
+    resolution=16,
+    activation="relu",
 )
 ONE_THREAD = Engine(device="cpu", threads=1)
 QUICK = Recipe(epochs=3, batch_size=64, lr=0.1, warmup_epochs=0.5)
@@ -48,8 +59,9 @@ def test_same_seed_same_errors_on_cpu(data):
 
 SEED_BLOCKS = {  # one small network per seed-architecture option (tests/test_seed_architectures.py has the big ones)
     "preactivated ResNet-D": dict(preactivation=True, deep_stem=True, shortcut="avgpool_conv", stride_position="1x1"),
-    "DenseNet-BC": dict(block_type="dense_block", se_ratio=0.0, widths=[8, 8], bottleneck_ratios=[0.25, 0.25],
-                        group_widths=[32, 32]),
+    "DenseNet-BC": dict(
+        block_type="dense_block", se_ratio=0.0, widths=[8, 8], bottleneck_ratios=[0.25, 0.25], group_widths=[32, 32]
+    ),
     "SqueezeNet": dict(block_type="fire_block", se_ratio=0.0, bottleneck_ratios=[4.0, 4.0]),
     "MobileNet-v1": dict(block_type="depthwise_separable_block", se_ratio=0.0),
 }
@@ -68,8 +80,9 @@ def test_networks_without_batch_norm_train(data):
 
 
 def test_stochastic_depth_trains_and_needs_residual_branches(data):
-    dropped = train(TINY.replace(depths=[2, 2]), data, Recipe(**{**QUICK.__dict__, "drop_path": 0.3}), ONE_THREAD,
-                    progress=False)
+    dropped = train(
+        TINY.replace(depths=[2, 2]), data, Recipe(**{**QUICK.__dict__, "drop_path": 0.3}), ONE_THREAD, progress=False
+    )
     plain = train(TINY.replace(depths=[2, 2]), data, QUICK, ONE_THREAD, progress=False)
     assert dropped["status"] == "ok" and dropped["recipe"]["drop_path"] == 0.3
     assert dropped["train_loss"] != plain["train_loss"]
@@ -86,8 +99,9 @@ def test_other_blocks_and_silu_train(data, block_type):
 
 
 def test_a_diverging_model_stops_early_and_keeps_its_record(data):
-    record = train(TINY, data, Recipe(epochs=4, lr=1e12, warmup_epochs=0, label_smoothing=0.0), ONE_THREAD,
-                   progress=False)
+    record = train(
+        TINY, data, Recipe(epochs=4, lr=1e12, warmup_epochs=0, label_smoothing=0.0), ONE_THREAD, progress=False
+    )
     assert record["status"] == "diverged" and "non-finite" in record["reason"]
     assert record["epochs"] < 4 and not math.isfinite(record["train_loss"][-1])
     assert record["final_error"] is None
@@ -122,8 +136,9 @@ def test_schedule_warms_up_then_follows_a_half_cosine():
     assert recipe.lr_at(999, 100) < 1e-4
 
 
-@pytest.mark.parametrize("field, value", [("epochs", 0), ("lr", -1.0), ("momentum", 1.0), ("label_smoothing", 1.0),
-                                          ("warmup_factor", 0.0)])
+@pytest.mark.parametrize(
+    "field, value", [("epochs", 0), ("lr", -1.0), ("momentum", 1.0), ("label_smoothing", 1.0), ("warmup_factor", 0.0)]
+)
 def test_bad_recipes_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"recipe.{field}"):
         Recipe(**{field: value})
@@ -140,8 +155,12 @@ def test_no_weight_decay_on_batchnorm_and_biases_by_default():
 
     model = ds.build_model(TINY)
     decay, no_decay = parameter_groups(model, Recipe())
-    bn_and_bias = {id(p) for m in model.modules() for n, p in m.named_parameters(recurse=False)
-                   if isinstance(m, torch.nn.BatchNorm2d) or n == "bias"}
+    bn_and_bias = {
+        id(p)
+        for m in model.modules()
+        for n, p in m.named_parameters(recurse=False)
+        if isinstance(m, torch.nn.BatchNorm2d) or n == "bias"
+    }
     assert {id(p) for p in no_decay["params"]} == bn_and_bias and no_decay["weight_decay"] == 0.0
     assert all(g["weight_decay"] == 5e-4 for g in parameter_groups(model, Recipe(bn_weight_decay=True))[:1])
     assert parameter_groups(model, Recipe(bn_weight_decay=True))[1]["params"] == []
@@ -171,5 +190,10 @@ def test_a_profile_of_a_job_shows_its_phases(data):
         record = train(TINY, data, recipe, ONE_THREAD, progress=False)
     calls = {e.key: e.count for e in prof.key_averages() if e.key in PHASES.values()}
     steps = record["epochs"] * math.ceil(len(data.train_labels) / recipe.batch_size)
-    assert calls == {PHASES["batch"]: steps, PHASES["forward"]: steps, PHASES["backward"]: steps,
-                     PHASES["optimizer"]: steps, PHASES["evaluate"]: record["epochs"]}
+    assert calls == {
+        PHASES["batch"]: steps,
+        PHASES["forward"]: steps,
+        PHASES["backward"]: steps,
+        PHASES["optimizer"]: steps,
+        PHASES["evaluate"]: record["epochs"],
+    }

@@ -6,8 +6,10 @@ import pytest
 from designspace.units import read_amount, si, si_exact
 
 
-@pytest.mark.parametrize("text, value", [("400e6", 400e6), ("400M", 400e6), ("2.5k", 2500.0), ("2.5K", 2500.0),
-                                         ("1G", 1e9), ("17", 17.0), (" 3M ", 3e6)])
+@pytest.mark.parametrize(
+    "text, value",
+    [("400e6", 400e6), ("400M", 400e6), ("2.5k", 2500.0), ("2.5K", 2500.0), ("1G", 1e9), ("17", 17.0), (" 3M ", 3e6)],
+)
 def test_amounts_are_read_with_or_without_a_suffix(text, value):
     assert read_amount(text) == value
 

@@ -13,8 +13,21 @@ from pycls_zoo import REGNETS
 import designspace as ds
 
 DESIGNSPACE = [sys.executable, "-m", "designspace"]
-REQUIRED = ["resnet50_a", "resnet50_b", "resnet50_c", "resnet50_d", "resnext50_32x4d", "densenet121", "densenet169",
-            "mobilenet_v1", "se_resnext50_32x4d", "mobilenet_v2", "preact_resnet50", "squeezenet1_0", "squeezenet1_1"]
+REQUIRED = [
+    "resnet50_a",
+    "resnet50_b",
+    "resnet50_c",
+    "resnet50_d",
+    "resnext50_32x4d",
+    "densenet121",
+    "densenet169",
+    "mobilenet_v1",
+    "se_resnext50_32x4d",
+    "mobilenet_v2",
+    "preact_resnet50",
+    "squeezenet1_0",
+    "squeezenet1_1",
+]
 ENTRY_KEYS = {"regnet", "extends", "spec", "published", "source", "note"}
 
 
@@ -38,8 +51,9 @@ def test_the_entries_are_well_formed_data():
     entries = tomllib.loads(resources.files("designspace").joinpath("zoo.toml").read_text())  # shipped as package data
     for name, data in entries.items():
         assert set(data) <= ENTRY_KEYS, name
-        assert ("regnet" in data) + ("extends" in data) <= 1 and ("regnet" in data or "extends" in data
-                                                                   or "spec" in data), name
+        assert ("regnet" in data) + ("extends" in data) <= 1 and (
+            "regnet" in data or "extends" in data or "spec" in data
+        ), name
         assert data.get("extends", name) in entries and data["source"], name
         assert name == name.lower() and "-" not in name and "." not in name, name
 
@@ -76,11 +90,14 @@ def test_overrides_replace_modelspec_fields():
         ds.zoo.spec("resnet50_d", stem_width=1)
 
 
-@pytest.mark.parametrize("name, message", [
-    ("resnet50", "no network 'resnet50' in the zoo; did you mean resnet50_b, resnet50_c or resnet50_d?"),
-    ("regnetx_1.6", "did you mean regnetx_1_6gf"),
-    ("alexnet", "no network 'alexnet' in the zoo; designspace.zoo.names() and `designspace zoo` list them"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("resnet50", "no network 'resnet50' in the zoo; did you mean resnet50_b, resnet50_c or resnet50_d?"),
+        ("regnetx_1.6", "did you mean regnetx_1_6gf"),
+        ("alexnet", "no network 'alexnet' in the zoo; designspace.zoo.names() and `designspace zoo` list them"),
+    ],
+)
 def test_an_unknown_name_is_one_line_with_the_closest_names(name, message):
     for lookup in (ds.zoo.spec, ds.zoo.entry):
         with pytest.raises(ValueError) as error:
@@ -89,8 +106,7 @@ def test_an_unknown_name_is_one_line_with_the_closest_names(name, message):
 
 
 def test_the_zoo_loads_on_first_use():
-    code = ("import sys, designspace as ds; assert 'designspace.zoo' not in sys.modules; "
-            "print(len(ds.zoo.names()))")
+    code = "import sys, designspace as ds; assert 'designspace.zoo' not in sys.modules; print(len(ds.zoo.names()))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "41\n"
 
 
@@ -113,27 +129,55 @@ def test_complexity_takes_a_zoo_name_and_a_file_of_that_name_first(tmp_path):
 
 
 def test_train_adapts_a_zoo_network_to_the_data():
-    result = run("train", "--model", "mobilenet_v1_0_25", "--activation", "silu", "--dataset", "synthetic",
-                 "--train-subset", 64, "--test-subset", 32, "--epochs", 1, "--threads", 1, "--json")
-    assert ("model mobilenet_v1_0_25 from the zoo (resolution 224 -> 16, num_classes 1000 -> 4, activation relu -> "
-            "silu): ") in result.stderr
+    result = run(
+        "train",
+        "--model",
+        "mobilenet_v1_0_25",
+        "--activation",
+        "silu",
+        "--dataset",
+        "synthetic",
+        "--train-subset",
+        64,
+        "--test-subset",
+        32,
+        "--epochs",
+        1,
+        "--threads",
+        1,
+        "--json",
+    )
+    assert (
+        "model mobilenet_v1_0_25 from the zoo (resolution 224 -> 16, num_classes 1000 -> 4, activation relu -> silu): "
+    ) in result.stderr
     record = json.loads(result.stdout)
     assert record["status"] == "ok"
     assert record["spec"] == ds.zoo.spec("mobilenet_v1_0_25", resolution=16, num_classes=4, activation="silu").to_dict()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["complexity", "resnet50"],
-     "resnet50: no such file, and no network 'resnet50' in the zoo; did you mean resnet50_b, resnet50_c or "
-     "resnet50_d?"),
-    (["complexity", "missing.yaml"], "missing.yaml: no such file"),  # a file's name: no zoo in the message
-    (["train", "--model", "densenet", "--dataset", "synthetic"],
-     "no network 'densenet' in the zoo; did you mean densenet121 or densenet169?"),
-    (["train", "--model", "densenet121", "--space", "regnetx", "--flops", ":1G", "--dataset", "synthetic"],
-     "--model densenet121 names the model; drop --space, --flops"),
-    (["train", "--model", "resnet50_c", "--stem-width", 1, "--dataset", "synthetic"],
-     "ModelSpec.stem_width: a deep stem halves it for its first two convs; got 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["complexity", "resnet50"],
+            "resnet50: no such file, and no network 'resnet50' in the zoo; did you mean resnet50_b, resnet50_c or "
+            "resnet50_d?",
+        ),
+        (["complexity", "missing.yaml"], "missing.yaml: no such file"),  # a file's name: no zoo in the message
+        (
+            ["train", "--model", "densenet", "--dataset", "synthetic"],
+            "no network 'densenet' in the zoo; did you mean densenet121 or densenet169?",
+        ),
+        (
+            ["train", "--model", "densenet121", "--space", "regnetx", "--flops", ":1G", "--dataset", "synthetic"],
+            "--model densenet121 names the model; drop --space, --flops",
+        ),
+        (
+            ["train", "--model", "resnet50_c", "--stem-width", 1, "--dataset", "synthetic"],
+            "ModelSpec.stem_width: a deep stem halves it for its first two convs; got 1",
+        ),
+    ],
+)
 def test_bad_names_and_combinations_are_one_line(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert fails(args, capsys) == f"designspace: error: {message}"

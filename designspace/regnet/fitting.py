@@ -165,8 +165,7 @@ def _feasible_wm(w0, widths, first, last, q):
     level_lo, level_hi = _levels(w0, (lo + hi) / 2, widths, q)
     # each stage has a level, and (bounds grow with wm) lower bound at lo < upper bound at hi
     cells = np.all(level_lo <= level_hi, axis=1) & (
-        _bounds(w0, lo, level_lo, level_hi, first, last)[0]
-        < _bounds(w0, hi, level_lo, level_hi, first, last)[1]
+        _bounds(w0, lo, level_lo, level_hi, first, last)[0] < _bounds(w0, hi, level_lo, level_hi, first, last)[1]
     )
     lo, hi, level_lo, level_hi = lo[cells], hi[cells], level_lo[cells], level_hi[cells]
 
