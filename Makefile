@@ -27,7 +27,11 @@ data:
 		echo "warning: could not install dataset-fashion-mnist; pass --data-dir to training commands"; \
 	fi
 
+LINTED := designspace tests benchmarks
+
 test: $(STAMP) data
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m pytest -q
 
 STUDY := --n 16 --flops 2e6:6e6 --dataset fashion-mnist --train-subset 3000 --test-subset 1000 \
