@@ -192,50 +192,80 @@ def where(present, value, otherwise):
 
 def cost(node, h):
     """(h_out, (flops, params, acts)) of a layer tree whose input is h x h."""
-    kind = type(node)
-    if kind is Conv:
-        h = window_out_size(h, node.k, node.stride, same_padding(node.k) if node.padding is None else node.padding)
-        outputs = node.c_out * h * h
-        flops = node.k * node.k * node.c_in * outputs // node.groups + node.bias * outputs
-        params = node.k * node.k * node.c_in * node.c_out // node.groups + node.bias * node.c_out
-        return h, (flops, params, outputs)
-    if kind is Norm:
-        return h, (0, 2 * node.channels, 0)
-    if kind is Pool:
-        h = window_out_size(h, node.k, node.stride, node.padding, node.ceil)
-        return h, (0, 0, node.channels * h * h)
-    if kind is Linear:
-        return 1, (node.c_in * node.c_out + node.c_out, node.c_in * node.c_out + node.c_out, node.c_out)
-    if kind is SqueezeExcite:
-        gates = total(
-            cost(Conv(node.channels, node.hidden, 1, bias=True), 1)[1],
-            cost(Conv(node.hidden, node.channels, 1, bias=True), 1)[1],
-        )
-        return h, scaled(gates, node.hidden > 0)
-    if kind is Chain:
-        return chain_cost(node, h)
-    if kind is Concat:
-        outs = [cost(branch, h) for branch in node.branches]
-        return outs[0][0], total(*(c for _, c in outs))
-    if kind is Residual:
-        h_pre, pre = cost(node.pre, h)
-        h_out, body = cost(node.body, h_pre)
-        projection = cost(node.projection, h_pre)[1] if node.projection is not None else ZERO
-        return h_out, total(pre, body, projection)
-    if kind is Stage:
-        h, first = cost(node.first, h)
-        return h, total(first, scaled(cost(node.rest, h)[1], node.depth - 1))
-    if kind is DenseLayers:
-        # A layer's cost is affine in its input width, which grows by `growth` per layer: closed form.
-        first, second = cost(node.layer(node.c_in), h)[1], cost(node.layer(node.c_in + node.growth), h)[1]
-        pairs = node.depth * (node.depth - 1) // 2
-        return h, tuple(node.depth * a + pairs * (b - a) for a, b in zip(first, second))
-    return h, ZERO  # Act, GlobalPool
+    return COSTS[type(node)](node, h)
 
 
-def chain_cost(chain: Chain, h):
-    h_in, cost_sum = h, ZERO
+def _conv(node: Conv, h):
+    h = window_out_size(h, node.k, node.stride, same_padding(node.k) if node.padding is None else node.padding)
+    outputs = node.c_out * h * h
+    weights = node.k * node.k * node.c_in
+    flops = weights * outputs // node.groups + node.bias * outputs
+    params = weights * node.c_out // node.groups + node.bias * node.c_out
+    return h, (flops, params, outputs)
+
+
+def _pool(node: Pool, h):
+    h = window_out_size(h, node.k, node.stride, node.padding, node.ceil)
+    return h, (0, 0, node.channels * h * h)
+
+
+def _squeeze_excite(node: SqueezeExcite, h):
+    """Two biased 1x1 convs at 1 x 1 (channels -> hidden -> channels); none where hidden is 0."""
+    present = node.hidden > 0
+    weights = (2 * node.channels * node.hidden + node.hidden + node.channels) * present
+    return h, (weights, weights, (node.hidden + node.channels) * present)
+
+
+def _chain(chain: Chain, h):
+    h_in, flops, params, acts = h, 0, 0, 0
     for layer in chain.layers:
-        h, layer_cost = cost(layer, h)
-        cost_sum = total(cost_sum, layer_cost)
-    return where(chain.present, h, h_in), scaled(cost_sum, chain.present)
+        h, (f, p, a) = COSTS[type(layer)](layer, h)
+        flops, params, acts = flops + f, params + p, acts + a
+    present = chain.present
+    if present is True:
+        return h, (flops, params, acts)
+    return where(present, h, h_in), (flops * present, params * present, acts * present)
+
+
+def _concat(node: Concat, h):
+    outs = [cost(branch, h) for branch in node.branches]
+    return outs[0][0], total(*(c for _, c in outs))
+
+
+def _residual(node: Residual, h):
+    h_pre, pre = cost(node.pre, h)
+    h_out, body = cost(node.body, h_pre)
+    projection = cost(node.projection, h_pre)[1] if node.projection is not None else ZERO
+    return h_out, total(pre, body, projection)
+
+
+def _stage(node: Stage, h):
+    h, first = cost(node.first, h)
+    return h, total(first, scaled(cost(node.rest, h)[1], node.depth - 1))
+
+
+def _dense_layers(node: DenseLayers, h):
+    """A layer's cost is affine in its input width, which grows by `growth` per layer: closed form."""
+    first, second = cost(node.layer(node.c_in), h)[1], cost(node.layer(node.c_in + node.growth), h)[1]
+    pairs = node.depth * (node.depth - 1) // 2
+    return h, tuple(node.depth * a + pairs * (b - a) for a, b in zip(first, second))
+
+
+def _free(node, h):
+    return h, ZERO
+
+
+COSTS = {
+    Conv: _conv,
+    Norm: lambda node, h: (h, (0, 2 * node.channels, 0)),
+    Act: _free,
+    Pool: _pool,
+    GlobalPool: lambda node, h: (1, ZERO),
+    Linear: lambda node, h: (1, (node.c_in * node.c_out + node.c_out,) * 2 + (node.c_out,)),
+    SqueezeExcite: _squeeze_excite,
+    Chain: _chain,
+    Concat: _concat,
+    Residual: _residual,
+    Stage: _stage,
+    DenseLayers: _dense_layers,
+}
