@@ -14,8 +14,10 @@ import designspace as ds
 SIZES = [224, 97, 200]
 # The networks checked at the odd sizes too: one of each way of downsampling (padded strided convs and max-pool,
 # ResNet-D's ceil-mode average pool, DenseNet's flooring transitions, SqueezeNet's unpadded ceil-mode pools,
-# the bare stem); their variants (ResNeXt, SE, ResNet-C, DenseNet-169) downsample as these do.
+# the bare stem, RegNet's simple stem); their variants (ResNeXt, SE, ResNet-C, DenseNet-169, RegNetX) downsample
+# as these do.
 ODD_SIZED = {
+    "regnety_200mf",
     "resnet50_b",
     "resnet50_d",
     "densenet121",
@@ -57,6 +59,8 @@ CASES = [
     ("se_resnet50", {}, partial(timm_model, "seresnet50"), None),
     ("se_resnext50_32x4d", {}, partial(timm_model, "seresnext50_32x4d"), None),
     ("preact_resnet50", {}, partial(timm_model, "resnetv2_50"), projection_last),
+    ("regnetx_200mf", {}, partial(timm_model, "regnetx_002"), None),  # timm's RegNets are pycls's
+    ("regnety_200mf", {}, partial(timm_model, "regnety_002"), None),  # SE from the block's input width
     # timm's MobileNet-v1 has ReLU6 (TensorFlow's); the zoo's has the paper's ReLU unless told otherwise
     ("mobilenet_v1", {}, partial(timm_model, "mobilenetv1_100", act_layer="relu"), None),
     ("mobilenet_v1", {"activation": "relu6"}, partial(timm_model, "mobilenetv1_100"), None),
