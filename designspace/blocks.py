@@ -26,6 +26,7 @@ from .layers import (
     Residual,
     SqueezeExcite,
     Stage,
+    cost,
     norm_act,
     round_down,
     round_half_even,
@@ -267,11 +268,19 @@ def stem_layers(net):
     return Chain((*layers, *([max_pool(net, width, 2)] if kind.pool else [])))
 
 
-def stem_out_size(net, h):
-    """Feature-map size after the stem (scalars or numpy arrays of h)."""
-    from .layers import cost
-
-    return cost(stem_layers(net), h)[0]
+def stem_out_size(stem_type, deep_stem, padding, h):
+    """Feature-map size after the stem (h a scalar or a numpy array): its kind, depth and padding decide
+    it, not the widths or norms of the layers stem_layers lays out, so those take neutral values here."""
+    geometry = {
+        "stem_type": stem_type,
+        "deep_stem": deep_stem,
+        "padding": padding,
+        "stem_width": 2,
+        "in_channels": 1,
+        "batch_norm": True,
+        "bare_stem": False,
+    }
+    return cost(stem_layers(geometry), h)[0]
 
 
 # ------------------------------------------------------------------------------------ head

@@ -170,16 +170,15 @@ def _first_expansions_ok(context: dict, widths, ratios, groups) -> np.ndarray:
 
 def _dense_maps_ok(context: dict, strides, n: int) -> np.ndarray:
     """(N,): whether every dense stage keeps a feature map at each candidate's resolution."""
-    stem_keys = ("stem_type", "stem_width", "deep_stem", "padding", "bare_stem", "batch_norm", "in_channels")
+    stem_keys = ("stem_type", "deep_stem", "padding")  # what sets the stem's output size
     columns = {
         k: np.broadcast_to(np.asarray(context.get(k, OPTIONAL_DEFAULTS.get(k))), (n,))
         for k in (*stem_keys, "resolution")
     }
-    forms = np.array(list(zip(*(columns[k].tolist() for k in stem_keys))), dtype=object)
     ok = np.ones(n, dtype=bool)
-    for form in {tuple(row) for row in forms.tolist()}:
-        rows = np.array([tuple(row) == form for row in forms.tolist()])
-        h = stem_out_size(dict(zip(stem_keys, form)), columns["resolution"][rows].astype(np.int64))
+    for form in set(zip(*(columns[k].tolist() for k in stem_keys))):
+        rows = np.logical_and.reduce([columns[k] == value for k, value in zip(stem_keys, form)])
+        h = stem_out_size(*form, columns["resolution"][rows].astype(np.int64))
         ok[rows] = np.all([size >= 1 for size in dense_map_sizes(h, strides)], axis=0)
     return ok
 

@@ -31,6 +31,18 @@ BOTTLENECK_BLOCKS = tuple(k for k, kind in BLOCK_KINDS.items() if kind.bottlenec
 RESIDUAL_BLOCKS = tuple(k for k, kind in BLOCK_KINDS.items() if kind.residual)  # shortcut, preactivation
 RATIO_BLOCKS = tuple(k for k, kind in BLOCK_KINDS.items() if kind.ratio)  # inner width w / b
 GROUP_BLOCKS = tuple(k for k, kind in BLOCK_KINDS.items() if kind.grouped)  # grouped 3x3 on the inner width
+# The block types each optional key applies to (a non-default value elsewhere is refused).
+OPTION_BLOCKS = {
+    "stride_position": BOTTLENECK_BLOCKS,
+    "shortcut": RESIDUAL_BLOCKS,
+    "preactivation": RESIDUAL_BLOCKS,
+    "se_style": BOTTLENECK_BLOCKS,
+    **{
+        option: tuple(k for k, kind in BLOCK_KINDS.items() if option in kind.options)
+        for kind in BLOCK_KINDS.values()
+        for option in kind.options
+    },
+}
 ACTIVATIONS = ("relu", "silu", "relu6")  # relu6: min(max(x, 0), 6), as MobileNet-v1 and v2 publish them
 STRIDE_POSITIONS = ("3x3", "1x1")
 SHORTCUTS = ("conv", "avgpool_conv")
@@ -173,18 +185,7 @@ class ModelSpec:
             raise ValueError(f"ModelSpec.compression: must be in (0, 1], got {self.compression}")
         if not 0.0 < self.expand_3x3_fraction < 1.0:
             raise ValueError(f"ModelSpec.expand_3x3_fraction: must be in (0, 1), got {self.expand_3x3_fraction}")
-        applies = {
-            "stride_position": BOTTLENECK_BLOCKS,
-            "shortcut": RESIDUAL_BLOCKS,
-            "preactivation": RESIDUAL_BLOCKS,
-            "se_style": BOTTLENECK_BLOCKS,
-            **{
-                option: tuple(k for k, kind in BLOCK_KINDS.items() if option in kind.options)
-                for kind in BLOCK_KINDS.values()
-                for option in kind.options
-            },
-        }
-        for name, blocks in applies.items():
+        for name, blocks in OPTION_BLOCKS.items():
             if getattr(self, name) != OPTIONAL_DEFAULTS[name] and self.block_type not in blocks:
                 raise ValueError(
                     f"ModelSpec.{name}: {getattr(self, name)!r} applies to {' and '.join(blocks)} only, but "
@@ -254,7 +255,7 @@ class ModelSpec:
                 )
 
     def _validate_transitions(self):
-        h = stem_out_size(self.network, self.resolution)
+        h = stem_out_size(self.stem_type, self.deep_stem, self.padding, self.resolution)
         for i, size in enumerate(dense_map_sizes(h, self.strides)):
             if size < 1:
                 raise ValueError(
