@@ -153,25 +153,27 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
     assert result.returncode == 141 and result.stderr == ""
 
 
+# A model drawn under 3 MF from a space, trained on 8 px synthetic images with one thread, its record as JSON.
+TRAIN_DRAWN = (
+    "train",
+    "--space",
+    "nds_resnet",
+    "--seed",
+    2,
+    "--flops",
+    ":3M",
+    "--dataset",
+    "synthetic",
+    "--resolution",
+    8,
+    "--threads",
+    1,
+    "--json",
+)
+
+
 def test_train_a_drawn_model_on_synthetic_data_as_json():
-    result = run(
-        "train",
-        "--space",
-        "nds_resnet",
-        "--seed",
-        2,
-        "--flops",
-        ":3M",
-        "--dataset",
-        "synthetic",
-        "--resolution",
-        8,
-        "--epochs",
-        2,
-        "--threads",
-        1,
-        "--json",
-    )
+    result = run(*TRAIN_DRAWN, "--epochs", 2)
     record = json.loads(result.stdout)
     assert record["status"] == "ok" and record["epochs"] == 2 and len(record["test_error"]) == 2
     assert record["spec"]["resolution"] == 8 and record["spec"]["stem_type"] == "res_stem_cifar"
@@ -179,27 +181,7 @@ def test_train_a_drawn_model_on_synthetic_data_as_json():
 
 
 def test_recipe_switches_reach_the_record():
-    result = run(
-        "train",
-        "--space",
-        "nds_resnet",
-        "--seed",
-        2,
-        "--flops",
-        ":3M",
-        "--dataset",
-        "synthetic",
-        "--resolution",
-        8,
-        "--epochs",
-        1,
-        "--threads",
-        1,
-        "--no-zero-init",
-        "--no-augment",
-        "--no-nesterov",
-        "--json",
-    )
+    result = run(*TRAIN_DRAWN, "--epochs", 1, "--no-zero-init", "--no-augment", "--no-nesterov")
     recipe = json.loads(result.stdout)["recipe"]
     assert (recipe["zero_init_final_bn"], recipe["augment"], recipe["nesterov"]) == (False, False, False)
 
